@@ -1,0 +1,1 @@
+namespace Qwen3Next; internal static class Placeholder {}
