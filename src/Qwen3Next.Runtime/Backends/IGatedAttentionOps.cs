@@ -1,0 +1,32 @@
+namespace Qwen3Next.Backends;
+
+/// <summary>Keys (after k_norm and RoPE) and values of one attention layer, <c>[Hkv, Capacity, D]</c> each.</summary>
+public sealed class KvCache(DeviceTensor keys, DeviceTensor values, int capacity) : IDisposable
+{
+    public DeviceTensor Keys { get; } = keys;
+
+    public DeviceTensor Values { get; } = values;
+
+    public int Capacity { get; } = capacity;
+
+    /// <summary>Tokens cached so far; also the position of the next token.</summary>
+    public int Length { get; set; }
+
+    public void Dispose()
+    {
+        Keys.Dispose();
+        Values.Dispose();
+    }
+}
+
+public interface IGatedAttentionOps
+{
+    /// <summary>
+    /// Everything between the q/k/v projections and o_proj for <paramref name="tokens"/> new tokens at
+    /// positions <c>cache.Length ..</c>: q/k zero-centred RMSNorm, partial RoPE, append to the cache,
+    /// causal attention over the cache (GQA), and the sigmoid output gate.
+    /// qg <c>[T, Hq, 2D]</c> (per head [query | gate]); k, v <c>[T, Hkv·D]</c>; y <c>[T, Hq·D]</c>.
+    /// </summary>
+    void Mixer(GatedAttentionShape shape, int tokens, DeviceTensor qg, DeviceTensor k, DeviceTensor v,
+        DeviceWeight qNorm, DeviceWeight kNorm, KvCache cache, DeviceTensor y);
+}

@@ -1,0 +1,64 @@
+using Qwen3Next.Backends;
+using Qwen3Next.Checkpoint;
+using Qwen3Next.Graph;
+
+namespace Qwen3Next.Conformance.Cases;
+
+/// <summary>
+/// <c>full_model_greedy</c>: one-shot prefill (logits of every position, per-layer routing), then decode step i
+/// feeds the golden <c>greedy_tokens[i]</c> so every step's logits are comparable, and our argmax sequence
+/// must equal the golden greedy tokens exactly.
+/// </summary>
+internal static class FullModelCase
+{
+    public static IEnumerable<CheckResult> Run(string folder, GoldenFile f, IKernelBackend b)
+    {
+        using var checkpoint = QwenCheckpoint.Open(folder);
+        using var model = Qwen3NextModel.Load(b, checkpoint);
+        var config = checkpoint.Config;
+        var prompt = f.I64("input_ids").Select(x => (int)x).ToArray();
+        var golden = f.I64("greedy_tokens");
+        int steps = golden.Length - 1, vocab = config.VocabSize;
+        using var session = model.CreateSession(prompt.Length + steps);
+
+        var observer = new RoutingCapture(model.Shapes.Moe.TopK);
+        var prefill = model.Forward(session, prompt, allLogits: true, observer);
+        yield return CheckResult.Compare(f.Case, "prefill_logits", prefill, f.F32("prefill_logits"), GoldenTolerances.ModelLogits);
+        for (int i = 0; i < config.NumHiddenLayers; i++)
+        {
+            string name = $"router.layer{i}.selected_experts";
+            if (f.Has(name))
+            {
+                yield return CheckResult.Sets(f.Case, name, observer.Selected[i], f.I64(name), model.Shapes.Moe.TopK);
+            }
+        }
+
+        var greedy = new long[golden.Length];
+        greedy[0] = Ops.Basic.ArgmaxReference.Row(prefill.AsSpan((prompt.Length - 1) * vocab, vocab));
+        var decodeLogits = new float[steps * vocab];
+        for (int i = 0; i < steps; i++)
+        {
+            var logits = model.Forward(session, [(int)golden[i]]);
+            logits.CopyTo(decodeLogits, i * vocab);
+            greedy[i + 1] = Ops.Basic.ArgmaxReference.Row(logits);
+        }
+
+        yield return CheckResult.Compare(f.Case, $"decode_logits ({steps} steps)", decodeLogits, f.F32("decode_logits"), GoldenTolerances.ModelLogits);
+        yield return CheckResult.Exact(f.Case, "greedy_tokens", greedy, golden);
+    }
+
+    private sealed class RoutingCapture(int topK) : IForwardObserver
+    {
+        public Dictionary<int, long[]> Selected { get; } = [];
+
+        public bool WantsRouting => true;
+
+        public void OnResidual(int layer, DeviceTensor hidden, int tokens)
+        {
+        }
+
+        public void OnRouting(int layer, MoeRouting routing) => Selected[layer] = routing.Selected.Select(e => (long)e).ToArray();
+
+        public override string ToString() => $"routing capture (top-{topK})";
+    }
+}

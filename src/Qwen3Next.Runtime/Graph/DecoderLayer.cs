@@ -1,0 +1,72 @@
+using Qwen3Next.Backends;
+using Qwen3Next.Checkpoint;
+
+namespace Qwen3Next.Graph;
+
+/// <summary>h += Mixer(ZNorm(h)); h += MoE(ZNorm(h)). The mixer is Gated DeltaNet or gated attention.</summary>
+public sealed class DecoderLayer(int index, LayerKind kind, DeviceWeight inputNorm, DeviceWeight postNorm,
+    GatedDeltaNetMixer? linear, GatedAttentionMixer? attention, MoeBlock moe) : IDisposable
+{
+    public int Index { get; } = index;
+
+    public LayerKind Kind { get; } = kind;
+
+    public GatedDeltaNetMixer? Linear { get; } = linear;
+
+    public GatedAttentionMixer? Attention { get; } = attention;
+
+    public MoeBlock Moe { get; } = moe;
+
+    public static DecoderLayer Load(IKernelBackend backend, ModelShapes shapes, LayerKind kind, int index, TensorLookup layer)
+    {
+        var linear = kind == LayerKind.LinearAttention ? GatedDeltaNetMixer.Load(backend, shapes.Linear, layer.Under("linear_attn.")) : null;
+        var attention = kind == LayerKind.FullAttention ? GatedAttentionMixer.Load(backend, shapes.Attention, layer.Under("self_attn.")) : null;
+        return new DecoderLayer(index, kind, backend.LoadWeight(layer["input_layernorm.weight"]), backend.LoadWeight(layer["post_attention_layernorm.weight"]),
+            linear, attention, MoeBlock.Load(backend, shapes.Moe, layer.Under("mlp.")));
+    }
+
+    /// <summary>Advances <paramref name="hidden"/> <c>[T, H]</c> in place through this layer.</summary>
+    public void Forward(IKernelBackend backend, DeviceTensor hidden, int tokens, int width, float eps, LayerState state, MoeRouting? routing)
+    {
+        long n = (long)tokens * width;
+        using var normed = backend.Allocate(n);
+        using var mixed = backend.Allocate(n);
+        backend.Basic.RmsNorm(hidden, inputNorm, normed, tokens, width, eps, zeroCentred: true);
+        if (Linear is not null)
+        {
+            Linear.Forward(backend, normed, tokens, state.Linear!, mixed);
+        }
+        else
+        {
+            Attention!.Forward(backend, normed, tokens, state.Cache!, mixed);
+        }
+
+        backend.Basic.Add(hidden, mixed, n);
+        backend.Basic.RmsNorm(hidden, postNorm, normed, tokens, width, eps, zeroCentred: true);
+        Moe.Forward(backend, normed, tokens, mixed, routing);
+        backend.Basic.Add(hidden, mixed, n);
+    }
+
+    public void Dispose()
+    {
+        inputNorm.Dispose();
+        postNorm.Dispose();
+        Linear?.Dispose();
+        Attention?.Dispose();
+        Moe.Dispose();
+    }
+}
+
+/// <summary>One layer's per-sequence state: conv + recurrent state, or a KV cache.</summary>
+public sealed class LayerState(LinearAttentionState? linear, KvCache? cache) : IDisposable
+{
+    public LinearAttentionState? Linear { get; } = linear;
+
+    public KvCache? Cache { get; } = cache;
+
+    public void Dispose()
+    {
+        Linear?.Dispose();
+        Cache?.Dispose();
+    }
+}

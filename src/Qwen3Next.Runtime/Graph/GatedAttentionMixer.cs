@@ -1,0 +1,42 @@
+using Qwen3Next.Backends;
+
+namespace Qwen3Next.Graph;
+
+/// <summary>The full-attention token mixer: q (with its gate), k and v projections, the fused core, o_proj.</summary>
+public sealed class GatedAttentionMixer(GatedAttentionShape shape, DeviceWeight q, DeviceWeight k, DeviceWeight v, DeviceWeight o, DeviceWeight qNorm, DeviceWeight kNorm) : IDisposable
+{
+    public GatedAttentionShape Shape { get; } = shape;
+
+    public static GatedAttentionMixer Load(IKernelBackend backend, GatedAttentionShape shape, TensorLookup t)
+        => new(shape, backend.LoadWeight(t["q_proj.weight"]), backend.LoadWeight(t["k_proj.weight"]), backend.LoadWeight(t["v_proj.weight"]),
+            backend.LoadWeight(t["o_proj.weight"]), backend.LoadWeight(t["q_norm.weight"]), backend.LoadWeight(t["k_norm.weight"]));
+
+    public KvCache CreateCache(IKernelBackend backend, int capacity)
+    {
+        long size = (long)Shape.KeyValueHeads * capacity * Shape.HeadDim;
+        return new KvCache(backend.Allocate(size), backend.Allocate(size), capacity);
+    }
+
+    public void Forward(IKernelBackend backend, DeviceTensor x, int tokens, KvCache cache, DeviceTensor y)
+    {
+        using var qg = backend.Allocate((long)tokens * Shape.QueryGateWidth);
+        using var keys = backend.Allocate((long)tokens * Shape.KeyValueWidth);
+        using var values = backend.Allocate((long)tokens * Shape.KeyValueWidth);
+        using var attended = backend.Allocate((long)tokens * Shape.OutputWidth);
+        backend.Basic.MatMul(x, q, qg, tokens);
+        backend.Basic.MatMul(x, k, keys, tokens);
+        backend.Basic.MatMul(x, v, values, tokens);
+        backend.Attention.Mixer(Shape, tokens, qg, keys, values, qNorm, kNorm, cache, attended);
+        backend.Basic.MatMul(attended, o, y, tokens);
+    }
+
+    public void Dispose()
+    {
+        q.Dispose();
+        k.Dispose();
+        v.Dispose();
+        o.Dispose();
+        qNorm.Dispose();
+        kNorm.Dispose();
+    }
+}

@@ -1,1 +1,0 @@
-namespace Qwen3Next; internal static class Placeholder {}
