@@ -1,0 +1,110 @@
+using ILGPU;
+using ILGPU.Runtime;
+using Qwen3Next.Checkpoint;
+using Qwen3Next.Device;
+using Qwen3Next.Ops.Attention;
+using Qwen3Next.Ops.Basic;
+using Qwen3Next.Ops.GatedDelta;
+using Qwen3Next.Ops.Moe;
+
+namespace Qwen3Next.Backends.Ilgpu;
+
+/// <summary>
+/// Kernels written in C# with ILGPU: they run on CUDA through ILGPU's PTX backend, or on ILGPU's CPU
+/// accelerator (32-wide warps) where there is no GPU. Each op family lives beside its reference
+/// under <c>Ops/&lt;Family&gt;/</c>; this class owns buffers and weights and hands out the families.
+/// </summary>
+public sealed class IlgpuBackend : IKernelBackend
+{
+    private readonly bool ownsDevice;
+
+    public IlgpuBackend(ComputeDevice device, bool ownsDevice = false)
+    {
+        Device = device;
+        this.ownsDevice = ownsDevice;
+        Basic = new IlgpuBasicOps(this);
+        GatedDelta = new IlgpuGatedDeltaOps(this);
+        Attention = new IlgpuGatedAttentionOps(this);
+        Moe = new IlgpuMoeOps(this);
+    }
+
+    public static IlgpuBackend Create(DeviceKind kind = DeviceKind.Auto) => new(ComputeDevice.Create(kind), ownsDevice: true);
+
+    public string Name => "ilgpu";
+
+    public ComputeDevice Device { get; }
+
+    public Accelerator Accelerator => Device.Accelerator;
+
+    public AcceleratorStream Stream => Device.Compute;
+
+    public IBasicOps Basic { get; }
+
+    public IGatedDeltaOps GatedDelta { get; }
+
+    public IGatedAttentionOps Attention { get; }
+
+    public IMoeOps Moe { get; }
+
+    public DeviceTensor Allocate(long length)
+    {
+        var buffer = Accelerator.Allocate1D<float>(Math.Max(1, length));
+        buffer.MemSetToZero(Stream);
+        return new IlgpuTensor(buffer);
+    }
+
+    public DeviceTensor Upload(ReadOnlySpan<float> data)
+    {
+        var buffer = Accelerator.Allocate1D<float>(Math.Max(1, data.Length));
+        buffer.View.SubView(0, data.Length).CopyFromCPU(Stream, data);
+        return new IlgpuTensor(buffer);
+    }
+
+    public void Download(DeviceTensor source, Span<float> destination)
+    {
+        T(source).View.SubView(0, destination.Length).CopyToCPU(Stream, destination);
+        Stream.Synchronize();
+    }
+
+    public void Copy(DeviceTensor source, long sourceOffset, DeviceTensor destination, long destinationOffset, long length)
+        => T(source).View.SubView(sourceOffset, length).CopyTo(Stream, T(destination).View.SubView(destinationOffset, length));
+
+    public DeviceWeight LoadWeight(TensorView view)
+    {
+        if (!WeightLoading.IsMatrix(view))
+        {
+            var values = view.ToFloat32();
+            var buffer = Accelerator.Allocate1D<float>(values.Length);
+            buffer.View.CopyFromCPU(Stream, values);
+            return new IlgpuWeight(view.Name, buffer);
+        }
+
+        var (rows, cols) = WeightLoading.MatrixShape(view);
+        var bits = WeightLoading.MatrixBits(view);
+        var matrix = Accelerator.Allocate1D<ushort>(bits.Length);
+        matrix.View.CopyFromCPU(Stream, bits);
+        return new IlgpuWeight(view.Name, rows, cols, matrix);
+    }
+
+    public ExpertWeights LoadExperts(MoeShape shape, IReadOnlyList<ExpertTensors> experts) => IlgpuMoeOps.LoadExperts(this, shape, experts);
+
+    /// <summary>Temporary int buffer (token ids, expert ids), uploaded on the compute stream.</summary>
+    internal MemoryBuffer1D<int, Stride1D.Dense> UploadInts(ReadOnlySpan<int> values)
+    {
+        var buffer = Accelerator.Allocate1D<int>(Math.Max(1, values.Length));
+        buffer.View.SubView(0, values.Length).CopyFromCPU(Stream, values);
+        return buffer;
+    }
+
+    internal static IlgpuTensor T(DeviceTensor t) => (IlgpuTensor)t;
+
+    internal static IlgpuWeight W(DeviceWeight w) => (IlgpuWeight)w;
+
+    public void Dispose()
+    {
+        if (ownsDevice)
+        {
+            Device.Dispose();
+        }
+    }
+}

@@ -1,0 +1,71 @@
+using ILGPU;
+using ILGPU.Runtime;
+using Qwen3Next.Backends;
+using Qwen3Next.Backends.Ilgpu;
+
+namespace Qwen3Next.Ops.Basic;
+
+/// <summary>Launchers of <see cref="BasicKernels"/>: they own group sizes and the choice between GEMV and GEMM.</summary>
+public sealed class IlgpuBasicOps : IBasicOps
+{
+    /// <summary>Below this many rows a matmul is weight-bandwidth bound: read each weight once per row with a GEMV.</summary>
+    public const int GemvMaxRows = 8;
+
+    private readonly IlgpuBackend backend;
+    private readonly Action<AcceleratorStream, Index1D, ArrayView<int>, ArrayView<ushort>, ArrayView<float>, int> embed;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float, int> rmsNorm;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, int, int> gemv;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, int, int> gemm;
+    private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>> add;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<int>, int> argmax;
+
+    public IlgpuBasicOps(IlgpuBackend backend)
+    {
+        this.backend = backend;
+        var a = backend.Accelerator;
+        embed = a.LoadAutoGroupedKernel<Index1D, ArrayView<int>, ArrayView<ushort>, ArrayView<float>, int>(BasicKernels.Embed);
+        rmsNorm = a.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float, int>(BasicKernels.RmsNorm);
+        gemv = a.LoadKernel<ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, int, int>(BasicKernels.Gemv);
+        gemm = a.LoadKernel<ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, int, int>(BasicKernels.Gemm);
+        add = a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>>(BasicKernels.Add);
+        argmax = a.LoadKernel<ArrayView<float>, ArrayView<int>, int>(BasicKernels.ArgmaxRows);
+    }
+
+    private AcceleratorStream Stream => backend.Stream;
+
+    public void Embed(ReadOnlySpan<int> tokens, DeviceWeight table, DeviceTensor y)
+    {
+        using var ids = backend.UploadInts(tokens);
+        embed(Stream, tokens.Length * table.Cols, ids.View, IlgpuBackend.W(table).Bits, IlgpuBackend.T(y).View, table.Cols);
+    }
+
+    public void RmsNorm(DeviceTensor x, DeviceWeight weight, DeviceTensor y, int rows, int dim, float eps, bool zeroCentred)
+        => rmsNorm(Stream, new KernelConfig(rows, BasicKernels.NormGroup), IlgpuBackend.T(x).View, IlgpuBackend.W(weight).Values,
+            IlgpuBackend.T(y).View, dim, eps, zeroCentred ? 1 : 0);
+
+    public void MatMul(DeviceTensor x, DeviceWeight weight, DeviceTensor y, int rows)
+    {
+        var (xv, wv, yv) = (IlgpuBackend.T(x).View, IlgpuBackend.W(weight).Bits, IlgpuBackend.T(y).View);
+        if (rows <= GemvMaxRows)
+        {
+            int groups = (weight.Rows + BasicKernels.GemvWarps - 1) / BasicKernels.GemvWarps;
+            gemv(Stream, new KernelConfig(groups, BasicKernels.GemvWarps * 32), xv, wv, yv, rows, weight.Rows, weight.Cols);
+        }
+        else
+        {
+            var grid = new Index2D((weight.Rows + BasicKernels.Tile - 1) / BasicKernels.Tile, (rows + BasicKernels.Tile - 1) / BasicKernels.Tile);
+            gemm(Stream, new KernelConfig(grid, new Index2D(16, 16)), xv, wv, yv, rows, weight.Rows, weight.Cols);
+        }
+    }
+
+    public void Add(DeviceTensor accumulator, DeviceTensor addend, long length)
+        => add(Stream, (int)length, IlgpuBackend.T(accumulator).View, IlgpuBackend.T(addend).View);
+
+    public void ArgmaxRows(DeviceTensor x, int rows, int cols, Span<int> result)
+    {
+        using var indices = backend.Accelerator.Allocate1D<int>(rows);
+        argmax(Stream, new KernelConfig(rows, BasicKernels.NormGroup), IlgpuBackend.T(x).View, indices.View, cols);
+        indices.View.CopyToCPU(Stream, result);
+        Stream.Synchronize();
+    }
+}
