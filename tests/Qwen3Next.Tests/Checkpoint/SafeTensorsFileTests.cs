@@ -114,6 +114,33 @@ public sealed class SafeTensorsFileTests
         Assert.That(second.Tensors, Has.Count.EqualTo(first.Tensors.Count));
     }
 
+    [Test]
+    public void FilesLargerThanTwoGigabytesUseLongOffsets()
+    {
+        using var folder = new TempFolder();
+        string path = folder.File("large.safetensors");
+        const long PadElements = 805_306_368; // 3 GiB of F32, so the tail tensor starts past 2^31 bytes
+        const long PadBytes = PadElements * 4;
+        SafeTensorsWriter.WriteRaw(path,
+            $$$"""{"pad": {"dtype": "F32", "shape": [{{{PadElements}}}], "data_offsets": [0, {{{PadBytes}}}]}, "tail": {"dtype": "F32", "shape": [2], "data_offsets": [{{{PadBytes}}}, {{{PadBytes + 8}}}]}}""",
+            []);
+
+        // Grow it sparsely: the 3 GiB of padding takes no disk space.
+        using (var stream = new FileStream(path, FileMode.Open, FileAccess.ReadWrite))
+        {
+            stream.SetLength(stream.Length + PadBytes + 8);
+            stream.Seek(-8, SeekOrigin.End);
+            stream.Write(BitConverter.GetBytes(1.5f));
+            stream.Write(BitConverter.GetBytes(-2.5f));
+        }
+
+        using var file = SafeTensorsFile.Open(path);
+        Assert.That(file["tail"].DataOffset, Is.GreaterThan((long)int.MaxValue));
+        Assert.That(file["tail"].ToFloat32(), Is.EqualTo(new[] { 1.5f, -2.5f }));
+        Assert.That(file["pad"].ByteLength, Is.EqualTo(PadElements * 4));
+        Assert.Throws<CheckpointException>(() => _ = file["pad"].Bytes.Length);
+    }
+
     internal static void AssertNames(CheckpointException? error, string file, string? tensor)
     {
         Assert.That(error, Is.Not.Null);
