@@ -1,0 +1,27 @@
+namespace Qwen3Next.Tests.Checkpoint;
+
+/// <summary>A fresh folder under the system temp path, deleted on dispose.</summary>
+internal sealed class TempFolder : IDisposable
+{
+    public TempFolder()
+    {
+        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "qwen3next-checkpoint-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(Path);
+    }
+
+    public string Path { get; }
+
+    public string File(string name) => System.IO.Path.Combine(Path, name);
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(Path, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A file still mapped by a failing test; the OS temp cleanup will take it.
+        }
+    }
+}
