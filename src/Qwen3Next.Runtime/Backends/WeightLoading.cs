@@ -24,11 +24,7 @@ public static class WeightLoading
     {
         if (view.DType != DType.BF16)
         {
-            throw new CheckpointException($"{view.File}: tensor '{view.Name}' is {view.DType}; matrices must be BF16.")
-            {
-                File = view.File,
-                Tensor = view.Name,
-            };
+            throw new TensorDTypeException($"is {view.DType}; matrices must be BF16.", view.File, view.Name);
         }
 
         return view.AsBF16().ToArray();

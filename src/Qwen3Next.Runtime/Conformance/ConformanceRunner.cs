@@ -48,7 +48,7 @@ public static class ConformanceRunner
             "moe_block" => MoeBlockCase.Run(golden, backend),
             "gated_attention_layer" => GatedAttentionCase.Run(golden, backend),
             "full_model_greedy" => FullModelCase.Run(Path.GetDirectoryName(goldenPath)!, golden, backend),
-            _ => throw new CheckpointException($"{goldenPath}: unknown golden op '{golden.Op}'.") { File = goldenPath },
+            _ => throw new CheckpointException($"unknown golden op '{golden.Op}'.", goldenPath),
         };
         return checks.ToList();
     }

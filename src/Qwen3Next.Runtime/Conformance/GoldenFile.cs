@@ -52,7 +52,7 @@ public sealed class GoldenFile : IDisposable
     public long[] I64(string name) => file[name].ToInt64();
 
     public int Dim(string key) => Dims.TryGetProperty(key, out var v) ? v.GetInt32()
-        : throw new CheckpointException($"{Path}: dims has no '{key}'.") { File = Path };
+        : throw new CheckpointException($"dims has no '{key}'.", Path);
 
     public bool Flag(string key, bool fallback) => Dims.ValueKind == JsonValueKind.Object && Dims.TryGetProperty(key, out var v) ? v.GetBoolean() : fallback;
 
@@ -61,5 +61,5 @@ public sealed class GoldenFile : IDisposable
     public void Dispose() => file.Dispose();
 
     private static string Meta(SafeTensorsFile file, string key) => file.Metadata.TryGetValue(key, out var v) ? v
-        : throw new CheckpointException($"{file.Path}: metadata has no '{key}'; not a golden case.") { File = file.Path };
+        : throw new CheckpointException($"metadata has no '{key}'; not a golden case.", file.Path);
 }

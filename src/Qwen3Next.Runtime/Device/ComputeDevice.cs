@@ -65,7 +65,7 @@ public sealed class ComputeDevice : IDisposable
 
             Accelerator accelerator = kind != DeviceKind.Cpu && cuda.Count > 0
                 ? cuda[0].CreateAccelerator(context)
-                : context.GetCPUDevice(0).CreateCPUAccelerator(context, Mode);
+                : context.GetCPUDevice(0).CreateCPUAccelerator(context, CPUAcceleratorMode.Parallel);
             return new ComputeDevice(context, accelerator);
         }
         catch
@@ -74,8 +74,6 @@ public sealed class ComputeDevice : IDisposable
             throw;
         }
     }
-
-    public static CPUAcceleratorMode Mode { get; set; } = Enum.Parse<CPUAcceleratorMode>(Environment.GetEnvironmentVariable("CPUMODE") ?? "Parallel");
 
     public void Synchronize() => Accelerator.Synchronize();
 

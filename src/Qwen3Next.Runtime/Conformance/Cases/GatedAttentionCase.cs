@@ -17,7 +17,7 @@ internal static class GatedAttentionCase
         {
             if (positions[i] != i)
             {
-                throw new CheckpointException($"{f.Path}: positions must run 0, 1, 2, ...; position {i} is {positions[i]}.") { File = f.Path, Tensor = "position_ids" };
+                throw new CheckpointException($"positions must run 0, 1, 2, ...; position {i} is {positions[i]}.", f.Path, "position_ids");
             }
         }
 
