@@ -3,73 +3,102 @@ using ILGPU.Algorithms;
 
 namespace Qwen3Next.Ops.Basic;
 
-/// <summary>ILGPU kernels for the generic ops. Activations float32 row-major; weights bf16 <c>[out, in]</c>.</summary>
+/// <summary>
+/// ILGPU kernels for the generic ops. Activations float32 row-major; weights bf16 <c>[out, in]</c>.
+/// Every kernel loops grid-stride over its work units so the launcher can size the grid per accelerator.
+/// </summary>
 public static class BasicKernels
 {
-    public const int NormGroup = 32;
-    public const int GemvWarps = 1;
+    /// <summary>Largest group any launcher here uses; shared scratch is sized for it.</summary>
+    public const int MaxGroup = 256;
+
+    /// <summary>k-slice of the weight-stationary matmul staged in shared memory per barrier pair.</summary>
+    public const int GemvSlice = 64;
+
+    /// <summary>Output features per group of the weight-stationary matmul (one per thread).</summary>
+    public const int GemvMaxGroup = 128;
+
     public const int Tile = 32;
 
-    /// <summary>One thread per output value: y[t, c] = table[token[t], c].</summary>
     public static void Embed(Index1D i, ArrayView<int> tokens, ArrayView<ushort> table, ArrayView<float> y, int width)
     {
         int t = i / width, c = i % width;
         y[i] = KernelMath.Bf16(table[((long)tokens[t] * width) + c]);
     }
 
-    /// <summary>One group per row: a strided sum of squares, a group reduction, then the scaled write.</summary>
-    public static void RmsNorm(ArrayView<float> x, ArrayView<float> w, ArrayView<float> y, int dim, float eps, int zeroCentred)
+    /// <summary>One group per row (grid-stride): strided sum of squares, a shared-memory group sum, the scaled write.</summary>
+    public static void RmsNorm(ArrayView<float> x, ArrayView<float> w, ArrayView<float> y, int rows, int dim, float eps, int zeroCentred)
     {
-        var scratch = SharedMemory.Allocate<float>(32);
-        long row = (long)Grid.IdxX * dim;
-        float sq = 0;
-        for (int i = Group.IdxX; i < dim; i += Group.DimX)
+        var scratch = SharedMemory.Allocate<float>(MaxGroup);
+        for (int r = Grid.IdxX; r < rows; r += Grid.DimX)
         {
-            float v = x[row + i];
-            sq += v * v;
-        }
+            long row = (long)r * dim;
+            float sq = 0;
+            for (int i = Group.IdxX; i < dim; i += Group.DimX)
+            {
+                float v = x[row + i];
+                sq += v * v;
+            }
 
-        float inv = XMath.Rsqrt((KernelMath.GroupSum(sq, scratch) / dim) + eps);
-        for (int i = Group.IdxX; i < dim; i += Group.DimX)
-        {
-            float scale = zeroCentred != 0 ? 1f + w[i] : w[i];
-            y[row + i] = x[row + i] * inv * scale;
+            float inv = XMath.Rsqrt((KernelMath.GroupSum(sq, scratch) / dim) + eps);
+            for (int i = Group.IdxX; i < dim; i += Group.DimX)
+            {
+                float scale = zeroCentred != 0 ? 1f + w[i] : w[i];
+                y[row + i] = x[row + i] * inv * scale;
+            }
         }
     }
 
     /// <summary>
-    /// Decode-shaped matmul (few rows): one warp per output feature, lanes stride along the input so
-    /// the bf16 weight row is read coalesced and exactly once per input row; a warp shuffle reduces.
+    /// Weight-stationary matmul for few rows (decode) and for the CPU accelerator: a group owns one output
+    /// feature per thread; each 64-wide k-slice of those weight rows is loaded coalesced (adjacent threads,
+    /// adjacent k) into shared memory once and then used for every input row, so each weight byte is read
+    /// once per call. Partial sums accumulate in y (each (row, feature) is owned by one thread).
     /// </summary>
     public static void Gemv(ArrayView<float> x, ArrayView<ushort> w, ArrayView<float> y, int rows, int outFeatures, int inFeatures)
     {
-        int o = (Grid.IdxX * GemvWarps) + Warp.WarpIdx;
-        if (o >= outFeatures)
+        const int Stride = GemvSlice + 1;
+        var ws = SharedMemory.Allocate<float>(GemvMaxGroup * Stride);
+        int g = Group.DimX, tid = Group.IdxX;
+        int blocks = (outFeatures + g - 1) / g;
+        for (int block = Grid.IdxX; block < blocks; block += Grid.DimX)
         {
-            return;
-        }
-
-        long wRow = (long)o * inFeatures;
-        for (int r = 0; r < rows; r++)
-        {
-            long xRow = (long)r * inFeatures;
-            float acc = 0;
-            for (int k = Warp.LaneIdx; k < inFeatures; k += Warp.WarpSize)
+            int first = block * g, o = first + tid;
+            for (int k0 = 0; k0 < inFeatures; k0 += GemvSlice)
             {
-                acc += x[xRow + k] * KernelMath.Bf16(w[wRow + k]);
-            }
+                int width = XMath.Min(GemvSlice, inFeatures - k0);
+                for (int e = tid; e < g * GemvSlice; e += g)
+                {
+                    int i = e / GemvSlice, j = e % GemvSlice, row = first + i;
+                    ws[(i * Stride) + j] = row < outFeatures && j < width ? KernelMath.Bf16(w[((long)row * inFeatures) + k0 + j]) : 0f;
+                }
 
-            acc = KernelMath.WarpSum(acc);
-            if (Warp.LaneIdx == 0)
-            {
-                y[((long)r * outFeatures) + o] = acc;
+                Group.Barrier();
+                if (o < outFeatures)
+                {
+                    for (int r = 0; r < rows; r++)
+                    {
+                        long xr = ((long)r * inFeatures) + k0;
+                        float acc = 0;
+                        for (int j = 0; j < width; j++)
+                        {
+                            acc += ws[(tid * Stride) + j] * x[xr + j];
+                        }
+
+                        long yi = ((long)r * outFeatures) + o;
+                        y[yi] = k0 == 0 ? acc : y[yi] + acc;
+                    }
+                }
+
+                Group.Barrier();
             }
         }
     }
 
     /// <summary>
-    /// Prefill-shaped matmul: a 32×32 output tile per group of 16×16 threads, each thread 2×2 outputs;
-    /// 32-wide k slices of x and W are staged in shared memory (padded rows avoid bank conflicts).
+    /// Register-tiled matmul for many rows on a GPU: a 32×32 output tile per group of 16×16 threads, each
+    /// thread 2×2 outputs; 32-wide k-slices of x and W are staged in shared memory (rows padded by one
+    /// to avoid bank conflicts), so each loaded value feeds 32 multiply-adds.
     /// </summary>
     public static void Gemm(ArrayView<float> x, ArrayView<ushort> w, ArrayView<float> y, int rows, int outFeatures, int inFeatures)
     {
@@ -111,46 +140,44 @@ public static class BasicKernels
 
     public static void Add(Index1D i, ArrayView<float> accumulator, ArrayView<float> addend) => accumulator[i] += addend[i];
 
-    /// <summary>One group per row: per-thread best, then a shared-memory tree that keeps the lowest index on ties.</summary>
-    public static void ArgmaxRows(ArrayView<float> x, ArrayView<int> result, int cols)
+    /// <summary>One group per row (grid-stride): per-thread best, shared partials, one thread picks (lowest index on ties).</summary>
+    public static void ArgmaxRows(ArrayView<float> x, ArrayView<int> result, int rows, int cols)
     {
-        var values = SharedMemory.Allocate<float>(NormGroup);
-        var indices = SharedMemory.Allocate<int>(NormGroup);
-        long row = (long)Grid.IdxX * cols;
-        float best = float.NegativeInfinity;
-        int bestIndex = int.MaxValue;
-        for (int i = Group.IdxX; i < cols; i += Group.DimX)
+        var values = SharedMemory.Allocate<float>(MaxGroup);
+        var indices = SharedMemory.Allocate<int>(MaxGroup);
+        for (int r = Grid.IdxX; r < rows; r += Grid.DimX)
         {
-            float v = x[row + i];
-            if (v > best)
+            long row = (long)r * cols;
+            float best = float.NegativeInfinity;
+            int bestIndex = int.MaxValue;
+            for (int i = Group.IdxX; i < cols; i += Group.DimX)
             {
-                best = v;
-                bestIndex = i;
-            }
-        }
-
-        values[Group.IdxX] = best;
-        indices[Group.IdxX] = bestIndex;
-        Group.Barrier();
-        for (int stride = Group.DimX / 2; stride > 0; stride /= 2)
-        {
-            if (Group.IdxX < stride)
-            {
-                float other = values[Group.IdxX + stride];
-                int otherIndex = indices[Group.IdxX + stride];
-                if (other > values[Group.IdxX] || (other == values[Group.IdxX] && otherIndex < indices[Group.IdxX]))
+                float v = x[row + i];
+                if (v > best)
                 {
-                    values[Group.IdxX] = other;
-                    indices[Group.IdxX] = otherIndex;
+                    best = v;
+                    bestIndex = i;
                 }
             }
 
+            values[Group.IdxX] = best;
+            indices[Group.IdxX] = bestIndex;
             Group.Barrier();
-        }
+            if (Group.IdxX == 0)
+            {
+                for (int i = 1; i < Group.DimX; i++)
+                {
+                    if (values[i] > best || (values[i] == best && indices[i] < bestIndex))
+                    {
+                        best = values[i];
+                        bestIndex = indices[i];
+                    }
+                }
 
-        if (Group.IdxX == 0)
-        {
-            result[Grid.IdxX] = indices[0];
+                result[r] = bestIndex;
+            }
+
+            Group.Barrier();
         }
     }
 

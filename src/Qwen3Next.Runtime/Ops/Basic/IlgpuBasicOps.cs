@@ -8,27 +8,30 @@ namespace Qwen3Next.Ops.Basic;
 /// <summary>Launchers of <see cref="BasicKernels"/>: they own group sizes and the choice between GEMV and GEMM.</summary>
 public sealed class IlgpuBasicOps : IBasicOps
 {
-    /// <summary>Below this many rows a matmul is weight-bandwidth bound: read each weight once per row with a GEMV.</summary>
+    /// <summary>Below this many rows a matmul is weight-bandwidth bound: the weight-stationary kernel reads each weight once.</summary>
     public const int GemvMaxRows = 8;
+
+    /// <summary>Which matmul kernel to use; <see cref="MatMulKernel.Auto"/> follows the row count and the accelerator.</summary>
+    public MatMulKernel MatMulChoice { get; set; } = MatMulKernel.Auto;
 
     private readonly IlgpuBackend backend;
     private readonly Action<AcceleratorStream, Index1D, ArrayView<int>, ArrayView<ushort>, ArrayView<float>, int> embed;
-    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float, int> rmsNorm;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float, int> rmsNorm;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, int, int> gemv;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, int, int> gemm;
     private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>> add;
-    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<int>, int> argmax;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<int>, int, int> argmax;
 
     public IlgpuBasicOps(IlgpuBackend backend)
     {
         this.backend = backend;
         var a = backend.Accelerator;
         embed = a.LoadAutoGroupedKernel<Index1D, ArrayView<int>, ArrayView<ushort>, ArrayView<float>, int>(BasicKernels.Embed);
-        rmsNorm = a.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float, int>(BasicKernels.RmsNorm);
+        rmsNorm = a.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float, int>(BasicKernels.RmsNorm);
         gemv = a.LoadKernel<ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, int, int>(BasicKernels.Gemv);
         gemm = a.LoadKernel<ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, int, int>(BasicKernels.Gemm);
         add = a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>>(BasicKernels.Add);
-        argmax = a.LoadKernel<ArrayView<float>, ArrayView<int>, int>(BasicKernels.ArgmaxRows);
+        argmax = a.LoadKernel<ArrayView<float>, ArrayView<int>, int, int>(BasicKernels.ArgmaxRows);
     }
 
     private AcceleratorStream Stream => backend.Stream;
@@ -40,16 +43,18 @@ public sealed class IlgpuBasicOps : IBasicOps
     }
 
     public void RmsNorm(DeviceTensor x, DeviceWeight weight, DeviceTensor y, int rows, int dim, float eps, bool zeroCentred)
-        => rmsNorm(Stream, new KernelConfig(rows, BasicKernels.NormGroup), IlgpuBackend.T(x).View, IlgpuBackend.W(weight).Values,
-            IlgpuBackend.T(y).View, dim, eps, zeroCentred ? 1 : 0);
+        => rmsNorm(Stream, new KernelConfig(backend.GridSize(rows), backend.GroupSize(BasicKernels.MaxGroup)), IlgpuBackend.T(x).View,
+            IlgpuBackend.W(weight).Values, IlgpuBackend.T(y).View, rows, dim, eps, zeroCentred ? 1 : 0);
 
     public void MatMul(DeviceTensor x, DeviceWeight weight, DeviceTensor y, int rows)
     {
         var (xv, wv, yv) = (IlgpuBackend.T(x).View, IlgpuBackend.W(weight).Bits, IlgpuBackend.T(y).View);
-        if (rows <= GemvMaxRows)
+        var kernel = MatMulChoice != MatMulKernel.Auto ? MatMulChoice
+            : rows <= GemvMaxRows || backend.IsCpuAccelerator ? MatMulKernel.WeightStationary : MatMulKernel.Tiled;
+        if (kernel == MatMulKernel.WeightStationary)
         {
-            int groups = (weight.Rows + BasicKernels.GemvWarps - 1) / BasicKernels.GemvWarps;
-            gemv(Stream, new KernelConfig(groups, BasicKernels.GemvWarps * 32), xv, wv, yv, rows, weight.Rows, weight.Cols);
+            int group = backend.GroupSize(BasicKernels.GemvMaxGroup);
+            gemv(Stream, new KernelConfig(backend.GridSize((weight.Rows + group - 1) / group), group), xv, wv, yv, rows, weight.Rows, weight.Cols);
         }
         else
         {
@@ -64,8 +69,16 @@ public sealed class IlgpuBasicOps : IBasicOps
     public void ArgmaxRows(DeviceTensor x, int rows, int cols, Span<int> result)
     {
         using var indices = backend.Accelerator.Allocate1D<int>(rows);
-        argmax(Stream, new KernelConfig(rows, BasicKernels.NormGroup), IlgpuBackend.T(x).View, indices.View, cols);
+        argmax(Stream, new KernelConfig(backend.GridSize(rows), backend.GroupSize(BasicKernels.MaxGroup)), IlgpuBackend.T(x).View, indices.View, rows, cols);
         indices.View.CopyToCPU(Stream, result);
         Stream.Synchronize();
     }
+}
+
+/// <summary>The two matmul kernels: weight-stationary (decode; the CPU accelerator) and register-tiled (GPU prefill).</summary>
+public enum MatMulKernel
+{
+    Auto,
+    WeightStationary,
+    Tiled,
 }

@@ -35,39 +35,37 @@ public static class KernelMath
         return value;
     }
 
-    /// <summary>Sum over the whole group; every thread gets the result.</summary>
+    /// <summary>
+    /// Sum over the whole group; every thread gets the result. Partials go through shared memory
+    /// (<paramref name="scratch"/> holds at least one float per thread) with two barriers, which is
+    /// cheap on a GPU and, unlike a shuffle tree, cheap on the CPU accelerator too.
+    /// </summary>
     public static float GroupSum(float value, ArrayView<float> scratch)
     {
-        value = WarpSum(value);
-        if (Warp.LaneIdx == 0)
+        scratch[Group.IdxX] = value;
+        Group.Barrier();
+        float total = 0;
+        for (int i = 0; i < Group.DimX; i++)
         {
-            scratch[Warp.WarpIdx] = value;
+            total += scratch[i];
         }
 
-        Group.Barrier();
-        int warps = Group.DimX / Warp.WarpSize;
-        float total = Warp.LaneIdx < warps ? scratch[Warp.LaneIdx] : 0f;
-        total = WarpSum(total);
-        total = Warp.Shuffle(total, 0);
         Group.Barrier();
         return total;
     }
 
-    /// <summary>Maximum over the whole group; every thread gets the result.</summary>
+    /// <summary>Maximum over the whole group, like <see cref="GroupSum"/>.</summary>
     public static float GroupMax(float value, ArrayView<float> scratch)
     {
-        value = WarpMax(value);
-        if (Warp.LaneIdx == 0)
+        scratch[Group.IdxX] = value;
+        Group.Barrier();
+        float best = float.NegativeInfinity;
+        for (int i = 0; i < Group.DimX; i++)
         {
-            scratch[Warp.WarpIdx] = value;
+            best = XMath.Max(best, scratch[i]);
         }
 
         Group.Barrier();
-        int warps = Group.DimX / Warp.WarpSize;
-        float total = Warp.LaneIdx < warps ? scratch[Warp.LaneIdx] : float.NegativeInfinity;
-        total = WarpMax(total);
-        total = Warp.Shuffle(total, 0);
-        Group.Barrier();
-        return total;
+        return best;
     }
 }
