@@ -1,1 +1,100 @@
-namespace Qwen3Next.Cli.Commands; internal static class RunCommand { public static System.CommandLine.Command Create() => new("run"); }
+using System.CommandLine;
+using System.Text.Json;
+using Qwen3Next.Backends;
+using Qwen3Next.Checkpoint;
+using Qwen3Next.Conformance;
+using Qwen3Next.Graph;
+
+namespace Qwen3Next.Cli.Commands;
+
+/// <summary><c>kernels run</c>: the main job — load a checkpoint, prefill a prompt, generate.</summary>
+internal static class RunCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<DirectoryInfo?>("--model", "-m") { Description = "Checkpoint folder (config.json + safetensors). Default: the embedded tiny Qwen3-Next." };
+        var promptIds = new Option<string?>("--prompt-ids") { Description = "Prompt as comma-separated token ids, e.g. 1,2,3." };
+        var prompt = new Option<string?>("--prompt", "-p") { Description = "Prompt text (needs tokenizer.json in the model folder)." };
+        var maxNew = new Option<int>("--max-new-tokens", "-n") { Description = "Tokens to generate.", DefaultValueFactory = _ => 8 };
+        var temperature = new Option<float>("--temperature") { Description = "0 = greedy.", DefaultValueFactory = _ => 0f };
+        var topP = new Option<float>("--top-p") { Description = "Nucleus sampling mass.", DefaultValueFactory = _ => 1f };
+        var topK = new Option<int>("--top-k") { Description = "Keep the k most likely tokens (0 = all).", DefaultValueFactory = _ => 0 };
+        var seed = new Option<int>("--seed") { Description = "Sampling seed.", DefaultValueFactory = _ => 0 };
+        var stopAtEos = new Option<bool>("--stop-at-eos") { Description = "Stop when the model emits its end-of-sequence token." };
+        var prefillChunk = new Option<int>("--prefill-chunk") { Description = "Prefill at most this many tokens per forward pass (0 = all at once).", DefaultValueFactory = _ => 0 };
+        var backend = CliOptions.Backend();
+        var json = CliOptions.Json("prompt_ids, generated_ids and tokens_per_second");
+        var command = new Command("run", "Generate from a prompt on the chosen backend.")
+        {
+            model, promptIds, prompt, maxNew, temperature, topP, topK, seed, stopAtEos, prefillChunk, backend, json,
+        };
+        command.SetAction(parse => CommandGuard.Run(parse, () =>
+        {
+            string folder = parse.GetValue(model)?.FullName ?? CliOptions.DefaultModelFolder;
+            var sampling = new SamplingOptions(parse.GetValue(temperature), parse.GetValue(topP), parse.GetValue(topK), parse.GetValue(seed));
+            sampling.Validate();
+            using var checkpoint = QwenCheckpoint.Open(folder);
+            var ids = PromptIds(parse.GetValue(promptIds), parse.GetValue(prompt), folder, checkpoint.Config);
+            using var kernels = BackendRegistry.Create(parse.GetValue(backend)!);
+            using var loaded = Qwen3NextModel.Load(kernels, checkpoint);
+            var stops = parse.GetValue(stopAtEos) ? checkpoint.Config.EosTokenIds.ToHashSet() : null;
+            var result = Generator.Generate(loaded, ids, parse.GetValue(maxNew), sampling, stops, parse.GetValue(prefillChunk));
+
+            Console.WriteLine($"model    {folder}");
+            Console.WriteLine($"backend  {kernels.Name}");
+            Console.WriteLine($"prompt   [{string.Join(',', result.PromptIds)}]");
+            Console.WriteLine($"output   [{string.Join(',', result.GeneratedIds)}]");
+            Console.WriteLine($"prefill  {result.PromptIds.Length} tokens in {result.PrefillSeconds * 1000:F1} ms ({result.PrefillTokensPerSecond:F1} tokens/s)");
+            Console.WriteLine($"decode   {result.GeneratedIds.Length - 1} tokens in {result.DecodeSeconds * 1000:F1} ms ({result.TokensPerSecond:F1} tokens/s)");
+            if (parse.GetValue(json) is { } file)
+            {
+                File.WriteAllText(file.FullName, JsonSerializer.Serialize(
+                    new { prompt_ids = result.PromptIds, generated_ids = result.GeneratedIds, tokens_per_second = result.TokensPerSecond, backend = kernels.Name },
+                    JsonOutput.Options));
+            }
+
+            return 0;
+        }));
+        return command;
+    }
+
+    /// <summary>Explicit ids, text through the folder's tokenizer, or (no prompt given) the golden prompt shipped with
+    /// the default model so <c>./build.sh run</c> reproduces a known result, else the BOS token.</summary>
+    private static int[] PromptIds(string? ids, string? text, string folder, ModelConfig config)
+    {
+        if (ids is not null && text is not null)
+        {
+            throw new ArgumentException("Give either --prompt-ids or --prompt, not both.");
+        }
+
+        if (ids is not null)
+        {
+            var parsed = ids.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+                .Select(s => int.TryParse(s, out int v) ? v : throw new ArgumentException($"--prompt-ids: '{s}' is not a token id."))
+                .ToArray();
+            foreach (int id in parsed)
+            {
+                if (id < 0 || id >= config.VocabSize)
+                {
+                    throw new ArgumentException($"--prompt-ids: token {id} is outside the vocabulary [0, {config.VocabSize}).");
+                }
+            }
+
+            return parsed.Length > 0 ? parsed : throw new ArgumentException("--prompt-ids is empty.");
+        }
+
+        if (text is not null)
+        {
+            throw new NotSupportedException($"{folder} has no tokenizer.json; give --prompt-ids instead.");
+        }
+
+        string golden = Path.Combine(folder, ConformanceRunner.ModelGoldenFile);
+        if (File.Exists(golden))
+        {
+            using var file = GoldenFile.Open(golden);
+            return file.I64("input_ids").Select(v => (int)v).ToArray();
+        }
+
+        return [config.BosTokenId ?? 0];
+    }
+}

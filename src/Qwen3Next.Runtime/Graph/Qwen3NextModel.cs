@@ -42,7 +42,7 @@ public sealed class Qwen3NextModel : IDisposable
         }
 
         return new Qwen3NextModel(backend, config, backend.LoadWeight(root["model.embed_tokens.weight"]), layers,
-            backend.LoadWeight(root["model.norm.weight"]), backend.LoadWeight(root["lm_head.weight"]));
+            backend.LoadWeight(root["model.norm.weight"]), backend.LoadWeight(root[config.TieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight"]));
     }
 
     public InferenceSession CreateSession(int maxTokens)

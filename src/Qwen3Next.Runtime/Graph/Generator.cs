@@ -1,0 +1,54 @@
+using System.Diagnostics;
+
+namespace Qwen3Next.Graph;
+
+/// <summary>What one generation produced and how fast.</summary>
+public sealed record GenerationResult(int[] PromptIds, int[] GeneratedIds, double PrefillSeconds, double DecodeSeconds)
+{
+    /// <summary>Decode rate: generated tokens after the first, over the decode time (the first comes from the prefill).</summary>
+    public double TokensPerSecond => GeneratedIds.Length > 1 && DecodeSeconds > 0 ? (GeneratedIds.Length - 1) / DecodeSeconds : 0;
+
+    public double PrefillTokensPerSecond => PrefillSeconds > 0 ? PromptIds.Length / PrefillSeconds : 0;
+}
+
+/// <summary>Prefill (optionally in chunks that continue from the cached state), then token-by-token decode.</summary>
+public static class Generator
+{
+    public static GenerationResult Generate(Qwen3NextModel model, IReadOnlyList<int> prompt, int maxNewTokens, SamplingOptions sampling,
+        IReadOnlySet<int>? stopTokens = null, int prefillChunk = 0, Action<int>? onToken = null)
+    {
+        if (prompt.Count == 0)
+        {
+            throw new ArgumentException("The prompt is empty.");
+        }
+
+        if (maxNewTokens < 1)
+        {
+            throw new ArgumentException($"max-new-tokens must be ≥ 1 (got {maxNewTokens}).");
+        }
+
+        var sampler = new TokenSampler(sampling);
+        using var session = model.CreateSession(prompt.Count + maxNewTokens);
+        var ids = prompt.ToArray();
+        var clock = Stopwatch.StartNew();
+        float[] logits = [];
+        int chunk = prefillChunk > 0 ? prefillChunk : ids.Length;
+        for (int start = 0; start < ids.Length; start += chunk)
+        {
+            logits = model.Forward(session, ids.AsSpan(start, Math.Min(chunk, ids.Length - start)));
+        }
+
+        var generated = new List<int> { sampler.Next(logits) };
+        double prefill = clock.Elapsed.TotalSeconds;
+        onToken?.Invoke(generated[0]);
+        clock.Restart();
+        while (generated.Count < maxNewTokens && !(stopTokens?.Contains(generated[^1]) ?? false))
+        {
+            logits = model.Forward(session, [generated[^1]]);
+            generated.Add(sampler.Next(logits));
+            onToken?.Invoke(generated[^1]);
+        }
+
+        return new GenerationResult(ids, generated.ToArray(), prefill, clock.Elapsed.TotalSeconds);
+    }
+}
