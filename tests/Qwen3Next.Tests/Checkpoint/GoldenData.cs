@@ -21,6 +21,14 @@ internal static class GoldenData
         return reader.Tensors.Values.OrderBy(v => v.Name, StringComparer.Ordinal).Select(WrittenTensor.From).ToList();
     }
 
+    /// <summary>Every tensor and the metadata of one safetensors file, ready to be edited and written again.</summary>
+    public static List<WrittenTensor> ReadAll(string path, out Dictionary<string, string> metadata)
+    {
+        using var file = SafeTensorsFile.Open(path);
+        metadata = new Dictionary<string, string>(file.Metadata);
+        return file.Tensors.Values.OrderBy(v => v.Name, StringComparer.Ordinal).Select(WrittenTensor.From).ToList();
+    }
+
     /// <summary>Writes the tiny model as one model.safetensors plus config.json into <paramref name="folder"/>.</summary>
     public static void WriteTinyModelCopy(
         string folder, Action<List<WrittenTensor>>? editTensors = null, Action<JsonObject>? editConfig = null)

@@ -1,0 +1,42 @@
+using NUnit.Framework;
+using Qwen3Next.Backends;
+
+namespace Qwen3Next.Tests;
+
+/// <summary>One instance of each CPU-runnable backend for the whole run: ILGPU compiles a kernel the first
+/// time it is loaded, so sharing the accelerator keeps the suite fast.</summary>
+[SetUpFixture]
+public sealed class TestBackends
+{
+    private static readonly Dictionary<string, IKernelBackend> Created = [];
+
+    /// <summary>Backends every conformance test runs on (no GPU here: ILGPU on its CPU accelerator).</summary>
+    public static readonly string[] CpuBackends = ["reference", "ilgpu-cpu"];
+
+    public static string DataRoot => Path.Combine(TestContext.CurrentContext.TestDirectory, "data", "golden");
+
+    public static IKernelBackend Get(string name)
+    {
+        lock (Created)
+        {
+            if (!Created.TryGetValue(name, out var backend))
+            {
+                backend = BackendRegistry.Create(name);
+                Created[name] = backend;
+            }
+
+            return backend;
+        }
+    }
+
+    [OneTimeTearDown]
+    public void DisposeAll()
+    {
+        foreach (var backend in Created.Values)
+        {
+            backend.Dispose();
+        }
+
+        Created.Clear();
+    }
+}
