@@ -122,7 +122,7 @@ gdn_chunk_prepare(float* __restrict__ w_ws, float* __restrict__ u_ws, float* __r
 #define GDN_MAXM (128 / 8)
 
 // dynamic smem: (64*Dk + 32*Dk + 64*32 + 64) floats
-extern "C" __global__ void __launch_bounds__(256)
+extern "C" __global__ void __launch_bounds__(256, 1)
 gdn_chunk_state_pass(float* __restrict__ o, float* __restrict__ state,
                      const float* __restrict__ q, const float* __restrict__ k,
                      const float* __restrict__ w_ws, const float* __restrict__ u_ws,
