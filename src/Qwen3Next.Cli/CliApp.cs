@@ -13,6 +13,7 @@ public static class CliApp
             RunCommand.Create(),
             VerifyCommand.Create(),
             InspectCommand.Create(),
+            PtxCommand.Create(),
         };
         root.Options.Add(CliOptions.Verbose);
         return root.Parse(args).Invoke();

@@ -1,0 +1,49 @@
+using System.Reflection;
+using ILGPU;
+using ILGPU.Algorithms;
+using ILGPU.Backends.EntryPoints;
+using ILGPU.Backends.PTX;
+using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
+
+namespace Qwen3Next.Device;
+
+/// <summary>One ILGPU kernel compiled to PTX.</summary>
+public sealed record IlgpuPtxKernel(string Name, MethodInfo Method, string Ptx);
+
+/// <summary>
+/// Compiles every ILGPU kernel of the runtime to PTX without a GPU, with the same context settings the
+/// accelerator uses. Kernels are the public static void methods of the static <c>*Kernels</c> classes under
+/// <c>Qwen3Next.Ops</c>; a first parameter of type Index1D/2D/3D marks an implicitly grouped kernel.
+/// Target: sm_90 with PTX ISA 7.8, the newest that Debian's ptxas 11.8 assembles (the driver JIT-compiles it).
+/// </summary>
+public static class IlgpuPtxExport
+{
+    public static IEnumerable<MethodInfo> KernelMethods() =>
+        typeof(IlgpuPtxExport).Assembly.GetTypes()
+            .Where(t => t is { IsAbstract: true, IsSealed: true } && t.Namespace?.StartsWith("Qwen3Next.Ops", StringComparison.Ordinal) == true
+                && t.Name.EndsWith("Kernels", StringComparison.Ordinal))
+            .SelectMany(t => t.GetMethods(BindingFlags.Public | BindingFlags.Static | BindingFlags.DeclaredOnly))
+            .Where(m => m.ReturnType == typeof(void) && m.GetParameters().Any(p => p.ParameterType.IsGenericType
+                && p.ParameterType.GetGenericTypeDefinition() == typeof(ArrayView<>)))
+            .OrderBy(m => m.DeclaringType!.Name, StringComparer.Ordinal).ThenBy(m => m.Name, StringComparer.Ordinal);
+
+    public static IReadOnlyList<IlgpuPtxKernel> CompileAll(CudaArchitecture? architecture = null, CudaInstructionSet? instructionSet = null)
+    {
+        using var context = Context.Create(b => b.Optimize(OptimizationLevel.O2).Math(MathMode.Fast32BitOnly).EnableAlgorithms());
+        var arch = architecture ?? CudaArchitecture.SM_90;
+        using var backend = new PTXBackend(context, new CudaCapabilityContext(arch), arch, instructionSet ?? CudaInstructionSet.ISA_78, nvvmAPI: null);
+        var result = new List<IlgpuPtxKernel>();
+        foreach (var method in KernelMethods())
+        {
+            var first = method.GetParameters()[0].ParameterType;
+            var entry = first == typeof(Index1D) || first == typeof(Index2D) || first == typeof(Index3D)
+                ? EntryPointDescription.FromImplicitlyGroupedKernel(method)
+                : EntryPointDescription.FromExplicitlyGroupedKernel(method);
+            var compiled = (PTXCompiledKernel)backend.Compile(entry, default(KernelSpecialization));
+            result.Add(new IlgpuPtxKernel($"{method.DeclaringType!.Name}.{method.Name}", method, compiled.PTXAssembly));
+        }
+
+        return result;
+    }
+}
