@@ -14,6 +14,7 @@ public static class CliApp
             VerifyCommand.Create(),
             InspectCommand.Create(),
             PtxCommand.Create(),
+            BenchCommand.Create(),
         };
         root.Options.Add(CliOptions.Verbose);
         return root.Parse(args).Invoke();

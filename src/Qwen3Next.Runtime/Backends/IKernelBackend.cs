@@ -20,6 +20,9 @@ public interface IKernelBackend : IDisposable
 
     void Download(DeviceTensor source, Span<float> destination);
 
+    /// <summary>Waits until every op queued on this backend has finished (timing; host reads).</summary>
+    void Synchronize();
+
     /// <summary>Copies <paramref name="length"/> floats between buffers of this backend.</summary>
     void Copy(DeviceTensor source, long sourceOffset, DeviceTensor destination, long destinationOffset, long length);
 

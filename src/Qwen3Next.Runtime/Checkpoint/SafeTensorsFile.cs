@@ -7,7 +7,7 @@ namespace Qwen3Next.Checkpoint;
 /// must describe dense, in-bounds, non-overlapping tensors whose sizes match their dtype
 /// and shape. Nothing is read into managed memory except the JSON header.
 /// </summary>
-public sealed unsafe class SafeTensorsFile : IDisposable
+public sealed unsafe class SafeTensorsFile : IDisposable, ITensorStorage
 {
     private readonly MemoryMappedFile map;
     private readonly MemoryMappedViewAccessor accessor;
@@ -122,7 +122,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         map.Dispose();
     }
 
-    internal byte* AddressOf(long offset)
+    public byte* AddressOf(long offset)
     {
         ObjectDisposedException.ThrowIf(IsDisposed, this);
         return basePointer + offset;

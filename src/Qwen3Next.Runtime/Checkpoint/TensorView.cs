@@ -7,10 +7,10 @@ namespace Qwen3Next.Checkpoint;
 /// </summary>
 public sealed unsafe class TensorView
 {
-    private readonly SafeTensorsFile owner;
+    private readonly ITensorStorage owner;
     private readonly long[] shape;
 
-    internal TensorView(SafeTensorsFile owner, string name, DType dtype, long[] shape, long elementCount, long dataOffset, long byteLength)
+    internal TensorView(ITensorStorage owner, string name, DType dtype, long[] shape, long elementCount, long dataOffset, long byteLength)
     {
         this.owner = owner;
         this.shape = shape;
@@ -53,6 +53,20 @@ public sealed unsafe class TensorView
 
             return new ReadOnlySpan<byte>(Pointer, (int)ByteLength);
         }
+    }
+
+    /// <summary>A bf16 tensor held in memory (benchmarks, tools, tests), not backed by a file.</summary>
+    public static TensorView FromBf16(string name, long[] shape, ushort[] bits)
+    {
+        var storage = new InMemoryTensorStorage(System.Runtime.InteropServices.MemoryMarshal.AsBytes(bits.AsSpan()));
+        return new TensorView(storage, name, DType.BF16, (long[])shape.Clone(), bits.LongLength, 0, storage.Length);
+    }
+
+    /// <summary>A float32 tensor held in memory.</summary>
+    public static TensorView FromFloat32(string name, long[] shape, float[] values)
+    {
+        var storage = new InMemoryTensorStorage(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()));
+        return new TensorView(storage, name, DType.F32, (long[])shape.Clone(), values.LongLength, 0, storage.Length);
     }
 
     public int Dim(int i)

@@ -80,6 +80,8 @@ public sealed class IlgpuBackend : IKernelBackend
         Stream.Synchronize();
     }
 
+    public void Synchronize() => Stream.Synchronize();
+
     public void Copy(DeviceTensor source, long sourceOffset, DeviceTensor destination, long destinationOffset, long length)
         => T(source).View.SubView(sourceOffset, length).CopyTo(Stream, T(destination).View.SubView(destinationOffset, length));
 

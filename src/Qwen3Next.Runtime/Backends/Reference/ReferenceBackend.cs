@@ -30,6 +30,10 @@ public sealed class ReferenceBackend : IKernelBackend, IBasicOps, IGatedDeltaOps
 
     public void Download(DeviceTensor source, Span<float> destination) => H(source).AsSpan(0, destination.Length).CopyTo(destination);
 
+    public void Synchronize()
+    {
+    }
+
     public void Copy(DeviceTensor source, long sourceOffset, DeviceTensor destination, long destinationOffset, long length)
         => Array.Copy(H(source), sourceOffset, H(destination), destinationOffset, length);
 

@@ -1,0 +1,64 @@
+using System.CommandLine;
+using System.Text.Json;
+using Qwen3Next.Backends;
+using Qwen3Next.Benchmarks;
+
+namespace Qwen3Next.Cli.Commands;
+
+/// <summary><c>kernels bench</c>: op workloads on a backend, each as GB/s, GFLOP/s and a fraction of the roofline
+/// whose bandwidth is the device copy bandwidth measured in the same run.</summary>
+internal static class BenchCommand
+{
+    public static Command Create()
+    {
+        var backend = CliOptions.Backend();
+        var ops = new Option<string[]>("--ops") { Description = $"Workloads (default: all): {string.Join(", ", OpWorkloads.Names)}.", AllowMultipleArgumentsPerToken = true };
+        var scale = new Option<BenchmarkScale>("--scale") { Description = "small (CPU-friendly) or real (Qwen3-Next-80B-A3B shapes).", DefaultValueFactory = _ => BenchmarkScale.Small };
+        var iterations = new Option<int>("--iterations", "-i") { Description = "Timed calls per workload.", DefaultValueFactory = _ => 10 };
+        var peak = new Option<double?>("--peak-tflops") { Description = "Peak FLOP/s of the device for the compute roof (e.g. 67 for H200 fp32 CUDA cores)." };
+        var json = CliOptions.Json("the measurements");
+        var command = new Command("bench", "Time op workloads and report them against the measured copy bandwidth.") { backend, ops, scale, iterations, peak, json };
+        command.SetAction(parse => CommandGuard.Run(parse, () =>
+        {
+            int n = parse.GetValue(iterations);
+            if (n < 1)
+            {
+                throw new ArgumentException("--iterations must be ≥ 1.");
+            }
+
+            var names = parse.GetValue(ops) is { Length: > 0 } chosen ? chosen : OpWorkloads.Names;
+            var size = parse.GetValue(scale);
+            double? peakGflops = parse.GetValue(peak) * 1000;
+            using var kernels = BackendRegistry.Create(parse.GetValue(backend)!);
+            var ceiling = OpBenchmark.CopyCeiling(kernels, size == BenchmarkScale.Real ? 64L << 20 : 1L << 20, n);
+            Console.WriteLine($"{kernels.Name}: device copy {ceiling.GigabytesPerSecond:F2} GB/s ({ceiling.Shape}) is the memory ceiling");
+            Console.WriteLine($"{"workload",-18} {"shape",-44} {"median ms",10} {"GB/s",9} {"GFLOP/s",9} {"of roof",8}");
+            var results = new List<OpMeasurement>();
+            foreach (var name in names)
+            {
+                using var workload = OpWorkloads.Create(name, kernels, size);
+                var m = OpBenchmark.Measure(kernels, workload, n);
+                results.Add(m);
+                Console.WriteLine($"{m.Name,-18} {m.Shape,-44} {m.MedianSeconds * 1e3,10:F3} {m.GigabytesPerSecond,9:F2} {m.GigaflopsPerSecond,9:F2} {m.RooflineFraction(ceiling.GigabytesPerSecond, peakGflops),8:P1}");
+            }
+
+            if (parse.GetValue(json) is { } file)
+            {
+                File.WriteAllText(file.FullName, JsonSerializer.Serialize(new
+                {
+                    backend = kernels.Name,
+                    scale = size.ToString(),
+                    copy_gbps = ceiling.GigabytesPerSecond,
+                    measurements = results.Select(m => new
+                    {
+                        m.Name, m.Shape, m.Bytes, m.Flops, median_ms = m.MedianSeconds * 1e3, min_ms = m.MinSeconds * 1e3,
+                        gbps = m.GigabytesPerSecond, gflops = m.GigaflopsPerSecond, roofline_fraction = m.RooflineFraction(ceiling.GigabytesPerSecond, peakGflops),
+                    }),
+                }, JsonOutput.Options));
+            }
+
+            return 0;
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,61 @@
+using System.Diagnostics;
+using Qwen3Next.Backends;
+
+namespace Qwen3Next.Benchmarks;
+
+/// <summary>A measured workload: median seconds per call and what that means against the ceilings.</summary>
+public sealed record OpMeasurement(string Name, string Shape, long Bytes, long Flops, double MedianSeconds, double MinSeconds, int Iterations)
+{
+    public double GigabytesPerSecond => Bytes / MedianSeconds / 1e9;
+
+    public double GigaflopsPerSecond => Flops / MedianSeconds / 1e9;
+
+    /// <summary>Fraction of the roofline min(bandwidth · intensity, peak FLOP/s); without a peak FLOP/s, of the memory roofline.</summary>
+    public double RooflineFraction(double bandwidthGBs, double? peakGflops)
+    {
+        double roofGflops = bandwidthGBs * Flops / Bytes;
+        if (peakGflops is { } peak)
+        {
+            roofGflops = Math.Min(roofGflops, peak);
+        }
+
+        return roofGflops > 0 ? GigaflopsPerSecond / roofGflops : 0;
+    }
+}
+
+/// <summary>Times workloads and the device copy ceiling on one backend: warm-up, then per-call times with a
+/// synchronise after each call, reported as medians (the GPU check adds CUDA-event timings).</summary>
+public static class OpBenchmark
+{
+    public static OpMeasurement Measure(IKernelBackend backend, OpWorkload workload, int iterations, int warmup = 2)
+    {
+        for (int i = 0; i < warmup; i++)
+        {
+            workload.Run();
+        }
+
+        backend.Synchronize();
+        var times = new double[iterations];
+        var clock = new Stopwatch();
+        for (int i = 0; i < iterations; i++)
+        {
+            clock.Restart();
+            workload.Run();
+            backend.Synchronize();
+            times[i] = clock.Elapsed.TotalSeconds;
+        }
+
+        Array.Sort(times);
+        return new OpMeasurement(workload.Name, workload.Shape, workload.Bytes, workload.Flops, times[iterations / 2], times[0], iterations);
+    }
+
+    /// <summary>Device-to-device copy bandwidth (read + write bytes per second): the memory ceiling of this backend.</summary>
+    public static OpMeasurement CopyCeiling(IKernelBackend backend, long floats, int iterations)
+    {
+        using var source = backend.Allocate(floats);
+        using var destination = backend.Allocate(floats);
+        var workload = new OpWorkload("device-copy", $"{floats * 4 / (1 << 20)} MiB", 8 * floats, 0,
+            () => backend.Copy(source, 0, destination, 0, floats), []);
+        return Measure(backend, workload, iterations);
+    }
+}
