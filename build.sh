@@ -34,6 +34,7 @@ case "$verb" in
   build) build ;;
   test)
     build
+    bash tools/fetch-test-data.sh || true
     dotnet run --no-build -c "$CONFIG" --project tests/Qwen3Next.Tests -- "$@"
     ;;
   run)

@@ -4,6 +4,7 @@ using Qwen3Next.Backends;
 using Qwen3Next.Checkpoint;
 using Qwen3Next.Conformance;
 using Qwen3Next.Graph;
+using Qwen3Next.Tokenization;
 
 namespace Qwen3Next.Cli.Commands;
 
@@ -34,7 +35,8 @@ internal static class RunCommand
             var sampling = new SamplingOptions(parse.GetValue(temperature), parse.GetValue(topP), parse.GetValue(topK), parse.GetValue(seed));
             sampling.Validate();
             using var checkpoint = QwenCheckpoint.Open(folder);
-            var ids = PromptIds(parse.GetValue(promptIds), parse.GetValue(prompt), folder, checkpoint.Config);
+            var tokenizer = QwenTokenizer.TryLoadFromModel(folder);
+            var ids = PromptIds(parse.GetValue(promptIds), parse.GetValue(prompt), folder, checkpoint.Config, tokenizer);
             using var kernels = BackendRegistry.Create(parse.GetValue(backend)!);
             using var loaded = Qwen3NextModel.Load(kernels, checkpoint);
             var stops = parse.GetValue(stopAtEos) ? checkpoint.Config.EosTokenIds.ToHashSet() : null;
@@ -44,6 +46,11 @@ internal static class RunCommand
             Console.WriteLine($"backend  {kernels.Name}");
             Console.WriteLine($"prompt   [{string.Join(',', result.PromptIds)}]");
             Console.WriteLine($"output   [{string.Join(',', result.GeneratedIds)}]");
+            if (tokenizer is not null)
+            {
+                Console.WriteLine($"text     {tokenizer.Decode(result.GeneratedIds)}");
+            }
+
             Console.WriteLine($"prefill  {result.PromptIds.Length} tokens in {result.PrefillSeconds * 1000:F1} ms ({result.PrefillTokensPerSecond:F1} tokens/s)");
             Console.WriteLine($"decode   {result.GeneratedIds.Length - 1} tokens in {result.DecodeSeconds * 1000:F1} ms ({result.TokensPerSecond:F1} tokens/s)");
             if (parse.GetValue(json) is { } file)
@@ -60,7 +67,7 @@ internal static class RunCommand
 
     /// <summary>Explicit ids, text through the folder's tokenizer, or (no prompt given) the golden prompt shipped with
     /// the default model so <c>./build.sh run</c> reproduces a known result, else the BOS token.</summary>
-    private static int[] PromptIds(string? ids, string? text, string folder, ModelConfig config)
+    private static int[] PromptIds(string? ids, string? text, string folder, ModelConfig config, QwenTokenizer? tokenizer)
     {
         if (ids is not null && text is not null)
         {
@@ -85,7 +92,8 @@ internal static class RunCommand
 
         if (text is not null)
         {
-            throw new NotSupportedException($"{folder} has no tokenizer.json; give --prompt-ids instead.");
+            var encoded = (tokenizer ?? throw new NotSupportedException($"{folder} has no tokenizer.json; give --prompt-ids instead.")).Encode(text).ToArray();
+            return encoded.Length > 0 ? encoded : throw new ArgumentException("--prompt encodes to no tokens.");
         }
 
         string golden = Path.Combine(folder, ConformanceRunner.ModelGoldenFile);
