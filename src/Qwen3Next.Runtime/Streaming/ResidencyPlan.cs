@@ -1,0 +1,86 @@
+using Qwen3Next.Checkpoint;
+
+namespace Qwen3Next.Streaming;
+
+/// <summary>
+/// How a model fits a device-memory budget: the always-needed weights stay resident, per-sequence state and
+/// activation workspace are reserved, and what is left becomes a cache of fixed-size expert slots that the
+/// executor fills from pinned host memory. A budget that cannot hold one layer's working set is an error.
+/// </summary>
+public sealed record ResidencyPlan(
+    WeightInventory Weights,
+    long BudgetBytes,
+    long StateBytes,
+    long WorkspaceBytes,
+    int ExpertSlots,
+    int MinimumSlots,
+    int TopK,
+    int Layers)
+{
+    /// <summary>Every expert of every layer fits: nothing is streamed after the first load.</summary>
+    public bool AllExpertsResident => ExpertSlots >= Weights.ExpertsPerLayer * Layers;
+
+    public long ExpertCacheBytes => ExpertSlots * Weights.ExpertBytes;
+
+    public long UsedBytes => Weights.AlwaysNeededBytes + StateBytes + WorkspaceBytes + ExpertCacheBytes;
+
+    /// <summary>Host-to-device bytes per decoded token when <paramref name="hitRate"/> of the routed experts are cached.</summary>
+    public double HostToDeviceBytesPerToken(double hitRate) => AllExpertsResident ? 0 : Layers * TopK * (1 - hitRate) * Weights.ExpertBytes;
+
+    /// <summary>Device-memory bytes read per decoded token: all non-expert weights except the embedding table
+    /// (one row), plus top-k experts per layer.</summary>
+    public double DeviceBytesPerToken => Weights.AlwaysNeededBytes - Weights.EmbeddingBytes + (Layers * TopK * (double)Weights.ExpertBytes);
+
+    /// <summary>Upper bound on decode tokens/s: copies and compute overlap, so the slower of the two streams bounds the rate.</summary>
+    public double DecodeRateBound(double hitRate, double hostToDeviceGBs, double deviceGBs)
+    {
+        double copy = HostToDeviceBytesPerToken(hitRate) / (hostToDeviceGBs * 1e9);
+        double read = DeviceBytesPerToken / (deviceGBs * 1e9);
+        return 1 / Math.Max(copy, read);
+    }
+
+    /// <param name="budgetBytes">Device bytes for this model; null = everything resident.</param>
+    /// <param name="maxTokens">KV-cache capacity per sequence.</param>
+    /// <param name="prefillChunk">Largest number of tokens per forward pass (sizes activations and the experts one layer may touch).</param>
+    public static ResidencyPlan Create(ModelConfig c, long? budgetBytes, int maxTokens = 4096, int prefillChunk = 512)
+    {
+        var weights = WeightInventory.From(c);
+        int layers = c.NumHiddenLayers;
+        int linear = c.LayerTypes.Count(k => k == LayerKind.LinearAttention), full = layers - linear;
+        long state = (linear * 4L * ((long)c.ConvDim * c.LinearConvKernelDim + (long)c.LinearNumValueHeads * c.LinearKeyHeadDim * c.LinearValueHeadDim))
+            + (full * 2L * 4 * c.NumKeyValueHeads * c.HeadDim * maxTokens);
+        long widest = new long[] { c.HiddenSize, 2L * c.NumAttentionHeads * c.HeadDim, (2L * c.LinearNumKeyHeads * c.LinearKeyHeadDim) + (2L * c.LinearNumValueHeads * c.LinearValueHeadDim), c.VocabSize, (long)c.NumExperts }.Max();
+        long workspace = 8L * 4 * prefillChunk * widest;
+
+        // One layer's routed experts must all be resident at once: top-k per token, up to every expert at prefill.
+        int minimum = (int)Math.Min(c.NumExperts, (long)c.NumExpertsPerTok * prefillChunk);
+        long fixedBytes = weights.AlwaysNeededBytes + state + workspace;
+        int slots;
+        if (budgetBytes is not { } budget)
+        {
+            slots = c.NumExperts * layers;
+        }
+        else
+        {
+            long needed = fixedBytes + (minimum * weights.ExpertBytes);
+            if (budget < needed)
+            {
+                throw new InsufficientDeviceMemoryException(budget, needed,
+                    $"always-needed weights {weights.AlwaysNeededBytes:N0} + state {state:N0} + workspace {workspace:N0} + {minimum} expert slots x {weights.ExpertBytes:N0}");
+            }
+
+            slots = (int)Math.Min((budget - fixedBytes) / weights.ExpertBytes, (long)c.NumExperts * layers);
+        }
+
+        return new ResidencyPlan(weights, budgetBytes ?? fixedBytes + (slots * weights.ExpertBytes), state, workspace, slots, minimum, c.NumExpertsPerTok, layers);
+    }
+}
+
+/// <summary>A device-memory budget too small for one layer's working set.</summary>
+public sealed class InsufficientDeviceMemoryException(long budget, long needed, string breakdown)
+    : Exception($"--device-memory {ByteSize.Format(budget)} is too small: at least {ByteSize.Format(needed)} ({needed:N0} bytes) is needed: {breakdown}.")
+{
+    public long BudgetBytes { get; } = budget;
+
+    public long NeededBytes { get; } = needed;
+}
