@@ -53,23 +53,36 @@ public sealed class IlgpuExpertWeights : ExpertWeights
         }
 
         int h = shape.Hidden, i = shape.ExpertIntermediate;
-        long block = (long)i * h;
+        return FromBits(backend, shape, e => (Bits(experts[e].Gate, i, h), Bits(experts[e].Up, i, h), Bits(experts[e].Down, h, i)));
+    }
+
+    /// <summary>Uploads expert e's bf16 bits, gate and up <c>[I, H]</c> and down <c>[H, I]</c>, into slot e.</summary>
+    public static IlgpuExpertWeights FromBits(IlgpuBackend backend, MoeShape shape, Func<int, (ushort[] Gate, ushort[] Up, ushort[] Down)> bitsOf)
+    {
+        int count = shape.Experts;
+        long block = (long)shape.ExpertIntermediate * shape.Hidden;
         var a = backend.Accelerator;
-        var gateUp = a.Allocate1D<ushort>(Math.Max(1, 2 * block * experts.Count));
-        var down = a.Allocate1D<ushort>(Math.Max(1, block * experts.Count));
-        var slotOf = a.Allocate1D<int>(Math.Max(1, experts.Count));
+        var gateUp = a.Allocate1D<ushort>(Math.Max(1, 2 * block * count));
+        var down = a.Allocate1D<ushort>(Math.Max(1, block * count));
+        var slotOf = a.Allocate1D<int>(Math.Max(1, count));
         try
         {
-            for (int e = 0; e < experts.Count; e++)
+            for (int e = 0; e < count; e++)
             {
                 long slot = e;
-                Put(backend, experts[e].Gate, i, h, gateUp.View.SubView(slot * 2 * block, block));
-                Put(backend, experts[e].Up, i, h, gateUp.View.SubView((slot * 2 * block) + block, block));
-                Put(backend, experts[e].Down, h, i, down.View.SubView(slot * block, block));
+                var (gate, up, dn) = bitsOf(e);
+                if (gate.Length != block || up.Length != block || dn.Length != block)
+                {
+                    throw new ArgumentException($"Expert {e} has {gate.Length}/{up.Length}/{dn.Length} gate/up/down values; expected {block} each.");
+                }
+
+                gateUp.View.SubView(slot * 2 * block, block).CopyFromCPU(backend.Stream, gate);
+                gateUp.View.SubView((slot * 2 * block) + block, block).CopyFromCPU(backend.Stream, up);
+                down.View.SubView(slot * block, block).CopyFromCPU(backend.Stream, dn);
             }
 
-            slotOf.View.SubView(0, experts.Count).CopyFromCPU(backend.Stream, Enumerable.Range(0, experts.Count).ToArray());
-            return new IlgpuExpertWeights(shape, experts.Count, gateUp, down, slotOf);
+            slotOf.View.SubView(0, count).CopyFromCPU(backend.Stream, Enumerable.Range(0, count).ToArray());
+            return new IlgpuExpertWeights(shape, count, gateUp, down, slotOf);
         }
         catch
         {
@@ -80,7 +93,7 @@ public sealed class IlgpuExpertWeights : ExpertWeights
         }
     }
 
-    private static void Put(IlgpuBackend backend, Checkpoint.TensorView view, int rows, int cols, ArrayView<ushort> destination)
+    private static ushort[] Bits(Checkpoint.TensorView view, int rows, int cols)
     {
         var (r, c) = WeightLoading.MatrixShape(view);
         if (!WeightLoading.IsMatrix(view) || r != rows || c != cols)
@@ -88,7 +101,7 @@ public sealed class IlgpuExpertWeights : ExpertWeights
             throw new ArgumentException($"Expert tensor '{view.Name}' is [{string.Join(", ", view.Shape)}]; expected [{rows}, {cols}].");
         }
 
-        destination.CopyFromCPU(backend.Stream, WeightLoading.MatrixBits(view));
+        return WeightLoading.MatrixBits(view);
     }
 
     public override void Dispose()
