@@ -1,33 +1,149 @@
+using ILGPU;
+using ILGPU.Runtime;
 using Qwen3Next.Backends;
 using Qwen3Next.Backends.Ilgpu;
-using Qwen3Next.Backends.Reference;
 
 namespace Qwen3Next.Ops.Moe;
 
-/// <summary>INTERIM host round trip; replaced by the ILGPU routing, permutation and grouped expert kernels.</summary>
-public sealed class IlgpuMoeOps(IlgpuBackend backend) : IMoeOps
+/// <summary>
+/// Launchers of the sparse MoE block. One call queues, with no host synchronisation:
+/// router logits (the generic matmul) → <see cref="MoeRoutingKernels.Route"/> → <see cref="MoeRoutingKernels.Permute"/>
+/// → grouped <see cref="MoeExpertKernels.GateUp"/> and <see cref="MoeExpertKernels.Down"/> over the expert-sorted rows
+/// → the same two kernels in dense mode for the shared expert → <see cref="MoeCombineKernels.Combine"/>.
+/// Only a caller that asks for <see cref="MoeRouting"/> pays one download and one sync at the end.
+/// </summary>
+public sealed class IlgpuMoeOps : IMoeOps
 {
-    private static readonly ReferenceBackend Host = new();
+    /// <summary>CUDA group size of every MoE kernel (one warp on the CPU accelerator, see <see cref="IlgpuBackend.GroupSize"/>).</summary>
+    public const int CudaGroupSize = 256;
+
+    private readonly IlgpuBackend backend;
+    private readonly MoeWorkspace workspace;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<int>, int, int, int, int> route;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int> permute;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ExpertTileArgs> gateUp;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<ushort>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ExpertTileArgs> down;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, int> combine;
+
+    public IlgpuMoeOps(IlgpuBackend backend)
+    {
+        this.backend = backend;
+        var a = backend.Accelerator;
+        workspace = new MoeWorkspace(a);
+        route = a.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<int>, int, int, int, int>(MoeRoutingKernels.Route);
+        permute = a.LoadKernel<ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int>(
+            MoeRoutingKernels.Permute);
+        gateUp = a.LoadKernel<ArrayView<float>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>,
+            ArrayView<float>, ExpertTileArgs>(MoeExpertKernels.GateUp);
+        down = a.LoadKernel<ArrayView<float>, ArrayView<ushort>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ExpertTileArgs>(
+            MoeExpertKernels.Down);
+        combine = a.LoadKernel<ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>,
+            ArrayView<float>, int, int, int>(MoeCombineKernels.Combine);
+    }
 
     public static ExpertWeights LoadExperts(IlgpuBackend backend, MoeShape shape, IReadOnlyList<ExpertTensors> experts)
-        => new InterimExperts(Host.LoadExperts(shape, experts));
+        => IlgpuExpertWeights.Load(backend, shape, experts);
+
+    private AcceleratorStream Stream => backend.Stream;
 
     public void Block(MoeShape shape, int tokens, DeviceTensor x, MoeWeights weights, DeviceTensor y, MoeRouting? routing = null)
     {
-        var w = new MoeWeights(HostWeightOf(weights.Router), ((InterimExperts)weights.Experts).Host, HostWeightOf(weights.SharedGate),
-            HostWeightOf(weights.SharedUp), HostWeightOf(weights.SharedDown), HostWeightOf(weights.SharedExpertGate));
-        using var hx = Host.Upload(HostRoundTrip.Get(backend, x));
-        using var hy = Host.Allocate((long)tokens * shape.Hidden);
-        Host.Moe.Block(shape, tokens, hx, w, hy, routing);
-        HostRoundTrip.Put(backend, ((HostTensor)hy).Data, y);
+        var experts = weights.Experts as IlgpuExpertWeights
+            ?? throw new ArgumentException($"MoE experts were loaded by another backend ({weights.Experts.GetType().Name}).", nameof(weights));
+        Validate(shape, tokens, experts, weights);
+        if (tokens == 0)
+        {
+            return;
+        }
+
+        int e = shape.Experts, k = shape.TopK, hidden = shape.Hidden, inter = shape.ExpertIntermediate, sharedInter = shape.SharedIntermediate;
+        int pairs = tokens * k;
+        var ws = workspace;
+        ws.Ensure(tokens, e, k, inter, sharedInter, hidden);
+        var xv = IlgpuBackend.T(x).View;
+        int group = backend.GroupSize(CudaGroupSize);
+
+        backend.Basic.MatMul(x, weights.Router, ws.LogitsTensor!, tokens);
+        ws.Counts.SubView(0, e).MemSetToZero(Stream);
+        route(Stream, new KernelConfig(backend.GridSize(tokens), group), ws.Logits, ws.Selected, ws.Weights, ws.Counts, tokens, e, k,
+            shape.NormalizeTopK ? 1 : 0);
+
+        // Rows per expert never exceed T, so small calls use shorter tiles and the tile bound stays tight.
+        int rowTile = Math.Min(MoeExpertKernels.RowTile, tokens);
+        permute(Stream, new KernelConfig(1, group), ws.Selected, ws.Counts, ws.RowOffsets, ws.TileOffsets, ws.Gather, ws.PairPos, e, pairs, rowTile);
+
+        // Σ_e ceil(c_e / R) ≤ ceil(T·k / R) + (experts that received a row).
+        int tileBound = ((pairs + rowTile - 1) / rowTile) + Math.Min(e, pairs);
+        RunGateUp(xv, experts.GateUp, experts.GateUp.SubView(experts.GateUpSlotStride / 2), experts.SlotOf, ws.H,
+            new ExpertTileArgs(e, k, 0, rowTile, hidden, inter, tileBound * FeatureTiles(inter), experts.GateUpSlotStride), group);
+        RunDown(ws.H, experts.Down, experts.SlotOf, ws.YPerm,
+            new ExpertTileArgs(e, k, 0, rowTile, inter, hidden, tileBound * FeatureTiles(hidden), experts.DownSlotStride), group);
+
+        // The shared expert is the same SwiGLU on every token: dense mode (slot 0, row r = token r).
+        int denseTiles = (tokens + rowTile - 1) / rowTile;
+        var sharedGate = IlgpuBackend.W(weights.SharedGate).Bits;
+        RunGateUp(xv, sharedGate, IlgpuBackend.W(weights.SharedUp).Bits, experts.SlotOf, ws.SharedH,
+            new ExpertTileArgs(1, 1, tokens, rowTile, hidden, sharedInter, denseTiles * FeatureTiles(sharedInter), 0), group);
+        RunDown(ws.SharedH, IlgpuBackend.W(weights.SharedDown).Bits, experts.SlotOf, ws.Shared,
+            new ExpertTileArgs(1, 1, tokens, rowTile, sharedInter, hidden, denseTiles * FeatureTiles(hidden), 0), group);
+
+        combine(Stream, new KernelConfig(backend.GridSize(tokens), group), xv, IlgpuBackend.W(weights.SharedExpertGate).Bits, ws.YPerm, ws.Shared,
+            ws.PairPos, ws.Weights, IlgpuBackend.T(y).View, tokens, hidden, k);
+
+        if (routing is not null)
+        {
+            ws.Logits.SubView(0, routing.Logits.Length).CopyToCPU(Stream, routing.Logits);
+            ws.Selected.SubView(0, pairs).CopyToCPU(Stream, routing.Selected);
+            ws.Weights.SubView(0, pairs).CopyToCPU(Stream, routing.Weights);
+            Stream.Synchronize();
+        }
     }
 
-    private HostWeight HostWeightOf(DeviceWeight w) => HostWeight.Matrix(w.Name, w.Rows, w.Cols, HostRoundTrip.Bits(backend, w));
+    private void RunGateUp(ArrayView<float> x, ArrayView<ushort> gate, ArrayView<ushort> up, ArrayView<int> slotOf, ArrayView<float> h,
+        ExpertTileArgs args, int group)
+        => gateUp(Stream, new KernelConfig(backend.GridSize(args.UnitBound), group), x, gate, up, slotOf, workspace.RowOffsets,
+            workspace.TileOffsets, workspace.Gather, h, args);
 
-    private sealed class InterimExperts(ExpertWeights host) : ExpertWeights
+    private void RunDown(ArrayView<float> h, ArrayView<ushort> weight, ArrayView<int> slotOf, ArrayView<float> y, ExpertTileArgs args, int group)
+        => down(Stream, new KernelConfig(backend.GridSize(args.UnitBound), group), h, weight, slotOf, workspace.RowOffsets, workspace.TileOffsets,
+            y, args);
+
+    private static int FeatureTiles(int features) => (features + MoeExpertKernels.FeatureTile - 1) / MoeExpertKernels.FeatureTile;
+
+    private static void Validate(MoeShape shape, int tokens, IlgpuExpertWeights experts, MoeWeights weights)
     {
-        public ExpertWeights Host { get; } = host;
+        if (shape.Experts is < 1 or > MoeRoutingKernels.MaxExperts)
+        {
+            throw new ArgumentException($"MoE kernels support 1..{MoeRoutingKernels.MaxExperts} experts; got {shape.Experts}.", nameof(shape));
+        }
 
-        public override void Dispose() => Host.Dispose();
+        if (shape.TopK < 1 || shape.TopK > Math.Min(shape.Experts, MoeRoutingKernels.MaxTopK))
+        {
+            throw new ArgumentException($"MoE top-k must be 1..min(E, {MoeRoutingKernels.MaxTopK}); got {shape.TopK} of {shape.Experts}.", nameof(shape));
+        }
+
+        if (tokens < 0 || (long)tokens * shape.TopK * Math.Max(shape.Hidden, shape.ExpertIntermediate) > int.MaxValue)
+        {
+            throw new ArgumentException($"MoE call of {tokens} tokens is out of range for 32-bit row indices.", nameof(tokens));
+        }
+
+        if (experts.Shape != shape)
+        {
+            throw new ArgumentException($"Experts were loaded for {experts.Shape}, the call says {shape}.", nameof(shape));
+        }
+
+        Check(weights.Router, shape.Experts, shape.Hidden);
+        Check(weights.SharedGate, shape.SharedIntermediate, shape.Hidden);
+        Check(weights.SharedUp, shape.SharedIntermediate, shape.Hidden);
+        Check(weights.SharedDown, shape.Hidden, shape.SharedIntermediate);
+        Check(weights.SharedExpertGate, 1, shape.Hidden);
+    }
+
+    private static void Check(DeviceWeight w, int rows, int cols)
+    {
+        if (w.Rows != rows || w.Cols != cols)
+        {
+            throw new ArgumentException($"MoE weight '{w.Name}' is [{w.Rows}, {w.Cols}]; expected [{rows}, {cols}].");
+        }
     }
 }
