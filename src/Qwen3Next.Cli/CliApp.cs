@@ -15,6 +15,7 @@ public static class CliApp
             InspectCommand.Create(),
             PtxCommand.Create(),
             BenchCommand.Create(),
+            PlanCommand.Create(),
         };
         root.Options.Add(CliOptions.Verbose);
         return root.Parse(args).Invoke();

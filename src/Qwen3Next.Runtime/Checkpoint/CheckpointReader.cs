@@ -38,6 +38,9 @@ public sealed class CheckpointReader : IDisposable
             ? view
             : throw new MissingTensorException("not present in the checkpoint", IndexPath ?? Root, name);
 
+    /// <summary>The tensor names a shard index lists, without opening any shard (planning from the index alone).</summary>
+    public static IReadOnlySet<string> ReadIndexNames(string indexPath) => ShardIndex.Read(indexPath).Keys.ToHashSet(StringComparer.Ordinal);
+
     public static CheckpointReader Open(string pathToFolderOrFile)
     {
         string fullPath = Path.GetFullPath(pathToFolderOrFile);

@@ -49,8 +49,9 @@ public sealed record ResidencyPlan(
         int linear = c.LayerTypes.Count(k => k == LayerKind.LinearAttention), full = layers - linear;
         long state = (linear * 4L * ((long)c.ConvDim * c.LinearConvKernelDim + (long)c.LinearNumValueHeads * c.LinearKeyHeadDim * c.LinearValueHeadDim))
             + (full * 2L * 4 * c.NumKeyValueHeads * c.HeadDim * maxTokens);
-        long widest = new long[] { c.HiddenSize, 2L * c.NumAttentionHeads * c.HeadDim, (2L * c.LinearNumKeyHeads * c.LinearKeyHeadDim) + (2L * c.LinearNumValueHeads * c.LinearValueHeadDim), c.VocabSize, (long)c.NumExperts }.Max();
-        long workspace = 8L * 4 * prefillChunk * widest;
+        // About eight live float buffers of the widest activation per chunk token, plus one row of logits.
+        long widest = new long[] { c.HiddenSize, 2L * c.NumAttentionHeads * c.HeadDim, (2L * c.LinearNumKeyHeads * c.LinearKeyHeadDim) + (2L * c.LinearNumValueHeads * c.LinearValueHeadDim), (long)c.NumExperts }.Max();
+        long workspace = (8L * 4 * prefillChunk * widest) + (4L * c.VocabSize);
 
         // One layer's routed experts must all be resident at once: top-k per token, up to every expert at prefill.
         int minimum = (int)Math.Min(c.NumExperts, (long)c.NumExpertsPerTok * prefillChunk);
@@ -78,7 +79,7 @@ public sealed record ResidencyPlan(
 
 /// <summary>A device-memory budget too small for one layer's working set.</summary>
 public sealed class InsufficientDeviceMemoryException(long budget, long needed, string breakdown)
-    : Exception($"--device-memory {ByteSize.Format(budget)} is too small: at least {ByteSize.Format(needed)} ({needed:N0} bytes) is needed: {breakdown}.")
+    : InvalidOperationException($"--device-memory {ByteSize.Format(budget)} is too small: at least {ByteSize.Format(needed)} ({needed:N0} bytes) is needed: {breakdown}.")
 {
     public long BudgetBytes { get; } = budget;
 

@@ -1,0 +1,69 @@
+using System.CommandLine;
+using Qwen3Next.Checkpoint;
+using Qwen3Next.Streaming;
+
+namespace Qwen3Next.Cli.Commands;
+
+/// <summary><c>kernels plan</c>: the residency plan for a device-memory budget, from config.json (and the shard
+/// index when present, whose tensor names are checked) without loading any weight.</summary>
+internal static class PlanCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<DirectoryInfo?>("--model", "-m") { Description = "Folder with config.json (and optionally model.safetensors.index.json). Default: the embedded tiny model." };
+        var memory = new Option<string?>("--device-memory") { Description = "Device-memory budget, e.g. 40GiB (default: everything resident)." };
+        var maxTokens = new Option<int>("--max-tokens") { Description = "KV-cache capacity per sequence.", DefaultValueFactory = _ => 4096 };
+        var chunk = new Option<int>("--prefill-chunk") { Description = "Largest prefill chunk (tokens per forward pass).", DefaultValueFactory = _ => 512 };
+        var hitRate = new Option<double>("--hit-rate") { Description = "Assumed expert-cache hit rate for the decode bound.", DefaultValueFactory = _ => 0.9 };
+        var h2d = new Option<double>("--h2d-gbps") { Description = "Pinned host-to-device bandwidth (PCIe Gen5 x16 ≈ 50).", DefaultValueFactory = _ => 50 };
+        var hbm = new Option<double>("--hbm-gbps") { Description = "Device memory bandwidth (H200 copy ≈ 4300).", DefaultValueFactory = _ => 4300 };
+        var command = new Command("plan", "Print the device residency plan for a model and budget without running it.") { model, memory, maxTokens, chunk, hitRate, h2d, hbm };
+        command.SetAction(parse => CommandGuard.Run(parse, () =>
+        {
+            string folder = parse.GetValue(model)?.FullName ?? CliOptions.DefaultModelFolder;
+            var config = ModelConfig.Load(Path.Combine(folder, QwenCheckpoint.ConfigFileName));
+            string checkedNames = CheckIndex(folder, config);
+            long? budget = parse.GetValue(memory) is { } text ? ByteSize.Parse(text) : null;
+            var plan = ResidencyPlan.Create(config, budget, parse.GetValue(maxTokens), parse.GetValue(chunk));
+            var w = plan.Weights;
+            double h = parse.GetValue(hitRate);
+            Console.WriteLine($"model            {folder} ({config.NumHiddenLayers} layers, {config.NumExperts} experts x {config.NumHiddenLayers}, top-{config.NumExpertsPerTok}); {checkedNames}");
+            Console.WriteLine($"weights          {ByteSize.Format(w.TotalBytes)} in all: {ByteSize.Format(w.AlwaysNeededBytes)} always needed, {ByteSize.Format(w.AllExpertBytes)} routed experts ({ByteSize.Format(w.ExpertBytes)} each)");
+            Console.WriteLine($"budget           {(budget is null ? "unlimited" : ByteSize.Format(plan.BudgetBytes))}");
+            Console.WriteLine($"resident         {ByteSize.Format(w.AlwaysNeededBytes)} always-needed weights (embedding, lm_head, every layer's mixer, norms, router, shared expert)");
+            Console.WriteLine($"state            {ByteSize.Format(plan.StateBytes)} (conv + recurrent states, KV cache for {parse.GetValue(maxTokens)} tokens)");
+            Console.WriteLine($"workspace        {ByteSize.Format(plan.WorkspaceBytes)} (activations for {parse.GetValue(chunk)}-token chunks)");
+            Console.WriteLine($"expert cache     {plan.ExpertSlots} slots x {ByteSize.Format(w.ExpertBytes)} = {ByteSize.Format(plan.ExpertCacheBytes)} ({100.0 * plan.ExpertSlots / (config.NumExperts * config.NumHiddenLayers):F1}% of all experts; at least {plan.MinimumSlots} needed){(plan.AllExpertsResident ? ", all resident" : ", LRU replacement")}");
+            Console.WriteLine($"per token        {ByteSize.Format(plan.DeviceBytesPerToken)} read from device memory; {ByteSize.Format(plan.HostToDeviceBytesPerToken(h))} copied from host at hit rate {h:P0}");
+            Console.WriteLine($"decode bound     {plan.DecodeRateBound(h, parse.GetValue(h2d), parse.GetValue(hbm)):F1} tokens/s (host-to-device {parse.GetValue(h2d)} GB/s, device {parse.GetValue(hbm)} GB/s; copies overlap compute)");
+            return 0;
+        }));
+        return command;
+    }
+
+    /// <summary>With a shard index beside the config, every expected tensor must be listed (mtp.* ignored).</summary>
+    private static string CheckIndex(string folder, ModelConfig config)
+    {
+        string index = Path.Combine(folder, CheckpointReader.IndexFileName);
+        if (!File.Exists(index))
+        {
+            return "no shard index: tensor names not checked";
+        }
+
+        var names = CheckpointReader.ReadIndexNames(index);
+        var expected = WeightNames.Expected(config).Select(s => s.Name).ToHashSet(StringComparer.Ordinal);
+        var missing = expected.Where(n => !names.Contains(n)).Order(StringComparer.Ordinal).ToList();
+        if (missing.Count > 0)
+        {
+            throw new MissingTensorException($"the index lists no '{missing[0]}' ({missing.Count} expected tensors missing)", index, missing[0]);
+        }
+
+        var unexpected = names.Where(n => !expected.Contains(n) && !WeightNames.IsSkipped(n)).Order(StringComparer.Ordinal).ToList();
+        if (unexpected.Count > 0)
+        {
+            throw new UnexpectedTensorException($"the index lists '{unexpected[0]}', which this model does not use ({unexpected.Count} unexpected)", index, unexpected[0]);
+        }
+
+        return $"shard index lists all {expected.Count:N0} tensors";
+    }
+}
