@@ -28,6 +28,23 @@ public static class IlgpuPtxExport
                 && p.ParameterType.GetGenericTypeDefinition() == typeof(ArrayView<>)))
             .OrderBy(m => m.DeclaringType!.Name, StringComparer.Ordinal).ThenBy(m => m.Name, StringComparer.Ordinal);
 
+    /// <summary>
+    /// ILGPU 1.5.3 writes <c>.target sm_80</c> for SM_90 (its newest known target); the code uses nothing newer than
+    /// sm_80, so naming sm_90 is a valid retarget that makes ptxas and the driver build a native sm_90 binary.
+    /// </summary>
+    public static string Retarget(string ptx, CudaArchitecture arch)
+    {
+        string target = $".target sm_{arch.Major}{arch.Minor}";
+        int start = ptx.IndexOf(".target sm_", StringComparison.Ordinal);
+        if (start < 0)
+        {
+            return ptx;
+        }
+
+        int end = ptx.IndexOfAny(['\n', '\r', ','], start);
+        return string.Concat(ptx.AsSpan(0, start), target, ptx.AsSpan(end < 0 ? ptx.Length : end));
+    }
+
     public static IReadOnlyList<IlgpuPtxKernel> CompileAll(CudaArchitecture? architecture = null, CudaInstructionSet? instructionSet = null)
     {
         using var context = Context.Create(b => b.Optimize(OptimizationLevel.O2).Math(MathMode.Fast32BitOnly).EnableAlgorithms());
@@ -41,7 +58,7 @@ public static class IlgpuPtxExport
                 ? EntryPointDescription.FromImplicitlyGroupedKernel(method)
                 : EntryPointDescription.FromExplicitlyGroupedKernel(method);
             var compiled = (PTXCompiledKernel)backend.Compile(entry, default(KernelSpecialization));
-            result.Add(new IlgpuPtxKernel($"{method.DeclaringType!.Name}.{method.Name}", method, compiled.PTXAssembly));
+            result.Add(new IlgpuPtxKernel($"{method.DeclaringType!.Name}.{method.Name}", method, Retarget(compiled.PTXAssembly, arch)));
         }
 
         return result;

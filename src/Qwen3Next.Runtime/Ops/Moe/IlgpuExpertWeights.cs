@@ -11,7 +11,7 @@ namespace Qwen3Next.Ops.Moe;
 /// <c>SlotOf [E]</c> maps an expert id to the slot holding its weights; every kernel goes through it so a
 /// streaming executor can later keep only some experts resident (identity while all of them are loaded).
 /// </summary>
-public sealed class IlgpuExpertWeights : ExpertWeights
+public sealed class IlgpuExpertWeights : IlgpuExpertSet
 {
     private readonly MemoryBuffer1D<ushort, Stride1D.Dense> gateUp;
     private readonly MemoryBuffer1D<ushort, Stride1D.Dense> down;
@@ -27,21 +27,15 @@ public sealed class IlgpuExpertWeights : ExpertWeights
         this.slotOf = slotOf;
     }
 
-    public MoeShape Shape { get; }
+    public override MoeShape Shape { get; }
 
     public int Slots { get; }
 
-    public ArrayView<ushort> GateUp => gateUp.View;
+    public override ArrayView<ushort> GateUp => gateUp.View;
 
-    public ArrayView<ushort> Down => down.View;
+    public override ArrayView<ushort> Down => down.View;
 
-    public ArrayView<int> SlotOf => slotOf.View;
-
-    /// <summary>Elements of one slot in <see cref="GateUp"/>: 2·I·H.</summary>
-    public long GateUpSlotStride => 2L * Shape.ExpertIntermediate * Shape.Hidden;
-
-    /// <summary>Elements of one slot in <see cref="Down"/>: H·I.</summary>
-    public long DownSlotStride => (long)Shape.Hidden * Shape.ExpertIntermediate;
+    public override ArrayView<int> SlotOf => slotOf.View;
 
     /// <summary>Uploads every expert into its own slot (slot = expert id), one tensor at a time so no
     /// layer-sized host array is ever built.</summary>

@@ -48,7 +48,7 @@ public sealed class IlgpuMoeOps : IMoeOps
 
     public void Block(MoeShape shape, int tokens, DeviceTensor x, MoeWeights weights, DeviceTensor y, MoeRouting? routing = null)
     {
-        var experts = weights.Experts as IlgpuExpertWeights
+        var experts = weights.Experts as IlgpuExpertSet
             ?? throw new ArgumentException($"MoE experts were loaded by another backend ({weights.Experts.GetType().Name}).", nameof(weights));
         Validate(shape, tokens, experts, weights);
         if (tokens == 0)
@@ -67,6 +67,9 @@ public sealed class IlgpuMoeOps : IMoeOps
         ws.Counts.SubView(0, e).MemSetToZero(Stream);
         route(Stream, new KernelConfig(backend.GridSize(tokens), group), ws.Logits, ws.Selected, ws.Weights, ws.Counts, tokens, e, k,
             shape.NormalizeTopK ? 1 : 0);
+
+        // A streamed expert set makes the selected experts resident here and points SlotOf at their slots.
+        experts.Prepare(backend, ws.Selected, pairs);
 
         // Rows per expert never exceed T, so small calls use shorter tiles and the tile bound stays tight.
         int rowTile = Math.Min(MoeExpertKernels.RowTile, tokens);
@@ -110,7 +113,7 @@ public sealed class IlgpuMoeOps : IMoeOps
 
     private static int FeatureTiles(int features) => (features + MoeExpertKernels.FeatureTile - 1) / MoeExpertKernels.FeatureTile;
 
-    private static void Validate(MoeShape shape, int tokens, IlgpuExpertWeights experts, MoeWeights weights)
+    private static void Validate(MoeShape shape, int tokens, IlgpuExpertSet experts, MoeWeights weights)
     {
         if (shape.Experts is < 1 or > MoeRoutingKernels.MaxExperts)
         {
