@@ -33,7 +33,7 @@ internal static partial class CudaDriver
         {
             text = Api.GetErrorString((CudaError)code) ?? "no description";
         }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or TypeInitializationException)
+        catch (Exception)
         {
             text = "no description (the driver is not loaded)";
         }
