@@ -99,6 +99,8 @@ public sealed class PtxBackend : IKernelBackend
 
     public void Download(DeviceTensor source, Span<float> destination) => storage.Download(source, destination);
 
+    public void Synchronize() => storage.Synchronize();
+
     public void Copy(DeviceTensor source, long sourceOffset, DeviceTensor destination, long destinationOffset, long length)
         => storage.Copy(source, sourceOffset, destination, destinationOffset, length);
 
