@@ -4,6 +4,7 @@ using Qwen3Next.Backends;
 using Qwen3Next.Checkpoint;
 using Qwen3Next.Conformance;
 using Qwen3Next.Graph;
+using Qwen3Next.Streaming;
 using Qwen3Next.Tokenization;
 
 namespace Qwen3Next.Cli.Commands;
@@ -23,11 +24,13 @@ internal static class RunCommand
         var seed = new Option<int>("--seed") { Description = "Sampling seed.", DefaultValueFactory = _ => 0 };
         var stopAtEos = new Option<bool>("--stop-at-eos") { Description = "Stop when the model emits its end-of-sequence token." };
         var prefillChunk = new Option<int>("--prefill-chunk") { Description = "Prefill at most this many tokens per forward pass (0 = all at once).", DefaultValueFactory = _ => 0 };
+        var deviceMemory = new Option<string?>("--device-memory") { Description = "Device-memory budget (e.g. 40GiB): routed experts stream from pinned host memory through a cache (ilgpu backend)." };
+        var stats = new Option<FileInfo?>("--stats") { Description = "Write streaming and per-layer statistics as JSON to this file." };
         var backend = CliOptions.Backend();
         var json = CliOptions.Json("prompt_ids, generated_ids and tokens_per_second");
         var command = new Command("run", "Generate from a prompt on the chosen backend.")
         {
-            model, promptIds, prompt, maxNew, temperature, topP, topK, seed, stopAtEos, prefillChunk, backend, json,
+            model, promptIds, prompt, maxNew, temperature, topP, topK, seed, stopAtEos, prefillChunk, deviceMemory, stats, backend, json,
         };
         command.SetAction(parse => CommandGuard.Run(parse, () =>
         {
@@ -38,9 +41,15 @@ internal static class RunCommand
             var tokenizer = QwenTokenizer.TryLoadFromModel(folder);
             var ids = PromptIds(parse.GetValue(promptIds), parse.GetValue(prompt), folder, checkpoint.Config, tokenizer);
             using var kernels = BackendRegistry.Create(parse.GetValue(backend)!);
+            int capacity = ids.Length + parse.GetValue(maxNew);
+            var streaming = parse.GetValue(deviceMemory) is { } budget
+                ? StreamingSetup.Enable(kernels, checkpoint.Config, ByteSize.Parse(budget), capacity, parse.GetValue(prefillChunk) > 0 ? parse.GetValue(prefillChunk) : ids.Length)
+                : null;
             using var loaded = Qwen3NextModel.Load(kernels, checkpoint);
+            streaming?.Statistics.Reset();
             var stops = parse.GetValue(stopAtEos) ? checkpoint.Config.EosTokenIds.ToHashSet() : null;
-            var result = Generator.Generate(loaded, ids, parse.GetValue(maxNew), sampling, stops, parse.GetValue(prefillChunk));
+            var timer = parse.GetValue(stats) is not null || streaming is not null ? new LayerTimer(kernels, checkpoint.Config.NumHiddenLayers) : null;
+            var result = Generator.Generate(loaded, ids, parse.GetValue(maxNew), sampling, stops, parse.GetValue(prefillChunk), observer: timer);
 
             Console.WriteLine($"model    {folder}");
             Console.WriteLine($"backend  {kernels.Name}");
@@ -53,6 +62,16 @@ internal static class RunCommand
 
             Console.WriteLine($"prefill  {result.PromptIds.Length} tokens in {result.PrefillSeconds * 1000:F1} ms ({result.PrefillTokensPerSecond:F1} tokens/s)");
             Console.WriteLine($"decode   {result.GeneratedIds.Length - 1} tokens in {result.DecodeSeconds * 1000:F1} ms ({result.TokensPerSecond:F1} tokens/s)");
+            if (timer is not null)
+            {
+                var report = RunStatistics.From(result, streaming, timer);
+                RunStatistics.Print(report);
+                if (parse.GetValue(stats) is { } statsFile)
+                {
+                    File.WriteAllText(statsFile.FullName, JsonSerializer.Serialize(report, JsonOutput.Options));
+                }
+            }
+
             if (parse.GetValue(json) is { } file)
             {
                 File.WriteAllText(file.FullName, JsonSerializer.Serialize(

@@ -15,7 +15,7 @@ public sealed record GenerationResult(int[] PromptIds, int[] GeneratedIds, doubl
 public static class Generator
 {
     public static GenerationResult Generate(Qwen3NextModel model, IReadOnlyList<int> prompt, int maxNewTokens, SamplingOptions sampling,
-        IReadOnlySet<int>? stopTokens = null, int prefillChunk = 0, Action<int>? onToken = null)
+        IReadOnlySet<int>? stopTokens = null, int prefillChunk = 0, Action<int>? onToken = null, IForwardObserver? observer = null)
     {
         if (prompt.Count == 0)
         {
@@ -35,7 +35,7 @@ public static class Generator
         int chunk = prefillChunk > 0 ? prefillChunk : ids.Length;
         for (int start = 0; start < ids.Length; start += chunk)
         {
-            logits = model.Forward(session, ids.AsSpan(start, Math.Min(chunk, ids.Length - start)));
+            logits = model.Forward(session, ids.AsSpan(start, Math.Min(chunk, ids.Length - start)), observer: observer);
         }
 
         var generated = new List<int> { sampler.Next(logits) };
@@ -44,7 +44,7 @@ public static class Generator
         clock.Restart();
         while (generated.Count < maxNewTokens && !(stopTokens?.Contains(generated[^1]) ?? false))
         {
-            logits = model.Forward(session, [generated[^1]]);
+            logits = model.Forward(session, [generated[^1]], observer: observer);
             generated.Add(sampler.Next(logits));
             onToken?.Invoke(generated[^1]);
         }

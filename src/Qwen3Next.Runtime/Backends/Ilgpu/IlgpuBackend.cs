@@ -6,6 +6,7 @@ using Qwen3Next.Ops.Attention;
 using Qwen3Next.Ops.Basic;
 using Qwen3Next.Ops.GatedDelta;
 using Qwen3Next.Ops.Moe;
+using Qwen3Next.Streaming;
 
 namespace Qwen3Next.Backends.Ilgpu;
 
@@ -102,7 +103,19 @@ public sealed class IlgpuBackend : IKernelBackend
         return new IlgpuWeight(view.Name, rows, cols, matrix);
     }
 
-    public ExpertWeights LoadExperts(MoeShape shape, IReadOnlyList<ExpertTensors> experts) => IlgpuMoeOps.LoadExperts(this, shape, experts);
+    /// <summary>When set, routed experts are kept in pinned host memory and streamed through a device cache.</summary>
+    public ExpertStreaming? Streaming { get; private set; }
+
+    /// <summary>Streams routed experts through <paramref name="slots"/> device slots (call before loading a model).</summary>
+    public ExpertStreaming EnableExpertStreaming(MoeShape shape, int slots, IExpertReplacementPolicy? policy = null)
+    {
+        Streaming?.Dispose();
+        Streaming = new ExpertStreaming(this, shape, slots, policy);
+        return Streaming;
+    }
+
+    public ExpertWeights LoadExperts(MoeShape shape, IReadOnlyList<ExpertTensors> experts)
+        => Streaming is { } streaming ? streaming.Register(shape, experts) : IlgpuMoeOps.LoadExperts(this, shape, experts);
 
     /// <summary>Temporary int buffer (token ids, expert ids), uploaded on the compute stream.</summary>
     internal MemoryBuffer1D<int, Stride1D.Dense> UploadInts(ReadOnlySpan<int> values)
@@ -118,6 +131,7 @@ public sealed class IlgpuBackend : IKernelBackend
 
     public void Dispose()
     {
+        Streaming?.Dispose();
         if (ownsDevice)
         {
             Device.Dispose();
