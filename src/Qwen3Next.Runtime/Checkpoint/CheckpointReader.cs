@@ -39,7 +39,7 @@ public sealed class CheckpointReader : IDisposable
             : throw new MissingTensorException("not present in the checkpoint", IndexPath ?? Root, name);
 
     /// <summary>The tensor names a shard index lists, without opening any shard (planning from the index alone).</summary>
-    public static IReadOnlySet<string> ReadIndexNames(string indexPath) => ShardIndex.Read(indexPath).Keys.ToHashSet(StringComparer.Ordinal);
+    public static IReadOnlySet<string> ReadIndexNames(string indexPath) => ShardIndex.Read(indexPath, requireShards: false).Keys.ToHashSet(StringComparer.Ordinal);
 
     public static CheckpointReader Open(string pathToFolderOrFile)
     {

@@ -11,7 +11,7 @@ internal static class ShardIndex
     private const long MaxIndexBytes = 64L * 1024 * 1024;
 
     /// <returns>Tensor name to full shard path.</returns>
-    public static Dictionary<string, string> Read(string indexPath)
+    public static Dictionary<string, string> Read(string indexPath, bool requireShards = true)
     {
         var info = new FileInfo(indexPath);
         if (info.Length > MaxIndexBytes)
@@ -62,7 +62,7 @@ internal static class ShardIndex
                         $"shard '{shard}' must be a plain file name in the index folder", indexPath, entry.Name);
                 }
 
-                if (!File.Exists(shardPath))
+                if (requireShards && !File.Exists(shardPath))
                 {
                     throw new SafeTensorsFormatException($"names shard {shardPath}, which does not exist", indexPath, entry.Name);
                 }

@@ -1,0 +1,52 @@
+using System.Text.Json;
+using NUnit.Framework;
+using Qwen3Next.Checkpoint;
+using Qwen3Next.Tests.Checkpoint;
+
+namespace Qwen3Next.Tests.Cli;
+
+/// <summary><c>kernels plan</c> on the real 80B config from a folder holding only config.json and the shard index.</summary>
+public sealed class PlanCommandTests
+{
+    private static void WriteRealModelFolder(string folder, Func<string, bool>? keep = null, IEnumerable<string>? extra = null)
+    {
+        File.WriteAllText(Path.Combine(folder, "config.json"), PublishedConfig.Json);
+        var names = WeightNames.Expected(ModelConfig.Parse(PublishedConfig.Json, "config.json")).Select(s => s.Name)
+            .Where(keep ?? (_ => true)).Concat(extra ?? ["mtp.fc.weight"]);
+        var map = names.ToDictionary(n => n, n => n.Contains(".mlp.experts.", StringComparison.Ordinal) ? "model-00002-of-00002.safetensors" : "model-00001-of-00002.safetensors");
+        File.WriteAllText(Path.Combine(folder, "model.safetensors.index.json"),
+            JsonSerializer.Serialize(new { metadata = new { total_size = 159_348_782_592 }, weight_map = map }));
+    }
+
+    [Test]
+    public void PlansTheRealModelFromConfigAndIndex()
+    {
+        using var temp = new TempFolder();
+        WriteRealModelFolder(temp.Path);
+        var (code, stdout, stderr) = CliRunner.Run("plan", "--model", temp.Path, "--device-memory", "40GiB");
+        Assert.That(code, Is.Zero, stderr);
+        Assert.That(stdout, Does.Contain("lists all 74,391 tensors").And.Contain("LRU replacement").And.Contain("tokens/s"));
+        Assert.That(stdout, Does.Contain("148.41 GiB in all"));
+    }
+
+    [Test]
+    public void AnIndexMissingATensorIsReported()
+    {
+        using var temp = new TempFolder();
+        WriteRealModelFolder(temp.Path, keep: n => n != "model.layers.7.self_attn.o_proj.weight");
+        var (code, _, stderr) = CliRunner.Run("plan", "--model", temp.Path);
+        Assert.That(code, Is.EqualTo(2));
+        Assert.That(stderr, Does.Contain("model.layers.7.self_attn.o_proj.weight").And.Contain("model.safetensors.index.json"));
+    }
+
+    [Test]
+    public void TooSmallABudgetIsOneClearLine()
+    {
+        using var temp = new TempFolder();
+        WriteRealModelFolder(temp.Path);
+        var (code, _, stderr) = CliRunner.Run("plan", "--model", temp.Path, "--device-memory", "4GiB");
+        Assert.That(code, Is.EqualTo(2));
+        Assert.That(stderr.Trim(), Does.StartWith("error: --device-memory 4.00 GiB is too small"));
+        Assert.That(stderr.Trim().Split('\n'), Has.Length.EqualTo(1));
+    }
+}
