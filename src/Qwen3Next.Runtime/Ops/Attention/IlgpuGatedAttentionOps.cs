@@ -1,23 +1,100 @@
+using ILGPU;
+using ILGPU.Runtime;
 using Qwen3Next.Backends;
 using Qwen3Next.Backends.Ilgpu;
 
 namespace Qwen3Next.Ops.Attention;
 
-/// <summary>INTERIM host round trip; replaced by the fused ILGPU attention kernels.</summary>
-public sealed class IlgpuGatedAttentionOps(IlgpuBackend backend) : IGatedAttentionOps
+/// <summary>
+/// Launchers of the fused gated attention: <see cref="QkNormRopeKernels"/> (norms, RoPE, cache append), then
+/// <see cref="FlashAttentionKernels.Flash"/> — one split for prefill, several for a decode step followed by
+/// <see cref="FlashAttentionKernels.Combine"/>. Everything stays on the compute stream; the only host work is
+/// growing the RoPE table and the scratch buffers, which happens a logarithmic number of times per session.
+/// </summary>
+public sealed class IlgpuGatedAttentionOps : IGatedAttentionOps, IDisposable
 {
+    /// <summary>CUDA group sizes: 64 threads per head row for the norm (4 values each at D=256), 128 for flash and combine.</summary>
+    private const int NormGroup = 64;
+    private const int FlashGroup = 128;
+    private const int CombineGroup = 128;
+
+    private readonly IlgpuBackend backend;
+    private readonly RopeTable rope;
+    private readonly Action<AcceleratorStream, KernelConfig, AttentionLaunchDims, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> normRope;
+    private readonly Action<AcceleratorStream, KernelConfig, AttentionLaunchDims, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> flash;
+    private readonly Action<AcceleratorStream, KernelConfig, AttentionLaunchDims, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> combine;
+    private MemoryBuffer1D<float, Stride1D.Dense>? queries;
+    private MemoryBuffer1D<float, Stride1D.Dense>? partialO;
+    private MemoryBuffer1D<float, Stride1D.Dense>? partialStats;
+
+    public IlgpuGatedAttentionOps(IlgpuBackend backend)
+    {
+        this.backend = backend;
+        var a = backend.Accelerator;
+        rope = new RopeTable(a);
+        normRope = a.LoadKernel<AttentionLaunchDims, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(QkNormRopeKernels.NormRope);
+        flash = a.LoadKernel<AttentionLaunchDims, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+            ArrayView<float>, ArrayView<float>>(FlashAttentionKernels.Flash);
+        combine = a.LoadKernel<AttentionLaunchDims, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(FlashAttentionKernels.Combine);
+    }
+
     public void Mixer(GatedAttentionShape shape, int tokens, DeviceTensor qg, DeviceTensor k, DeviceTensor v,
         DeviceWeight qNorm, DeviceWeight kNorm, KvCache cache, DeviceTensor y)
     {
         KvCapacity.Check(cache, tokens);
-        var keys = HostRoundTrip.Get(backend, cache.Keys);
-        var values = HostRoundTrip.Get(backend, cache.Values);
-        var output = new float[(long)tokens * shape.OutputWidth];
-        GatedAttentionReference.Mixer(shape, tokens, HostRoundTrip.Get(backend, qg), HostRoundTrip.Get(backend, k), HostRoundTrip.Get(backend, v),
-            HostRoundTrip.Get(backend, qNorm), HostRoundTrip.Get(backend, kNorm), keys, values, cache.Capacity, cache.Length, output);
-        HostRoundTrip.Put(backend, keys, cache.Keys);
-        HostRoundTrip.Put(backend, values, cache.Values);
-        HostRoundTrip.Put(backend, output, y);
+        AttentionTiling.Validate(shape);
+        if (tokens <= 0)
+        {
+            return;
+        }
+
+        var stream = backend.Stream;
+        var dims = tokens == 1
+            ? AttentionTiling.Decode(shape, cache.Length, cache.Capacity)
+            : AttentionTiling.Prefill(shape, tokens, cache.Length, cache.Capacity);
+        var ropeTable = rope.Covering(shape, cache.Length + tokens, stream);
+        var q = Grow(ref queries, (long)tokens * shape.OutputWidth);
+        var (qgView, yView) = (IlgpuBackend.T(qg).View, IlgpuBackend.T(y).View);
+        var (keys, values) = (IlgpuBackend.T(cache.Keys).View, IlgpuBackend.T(cache.Values).View);
+
+        int normUnits = tokens * (shape.QueryHeads + shape.KeyValueHeads);
+        normRope(stream, new KernelConfig(backend.GridSize(normUnits), backend.GroupSize(NormGroup)), dims, qgView, IlgpuBackend.T(k).View,
+            IlgpuBackend.T(v).View, IlgpuBackend.W(qNorm).Values, IlgpuBackend.W(kNorm).Values, ropeTable, q, keys, values);
+
+        long partials = (long)tokens * shape.QueryHeads * dims.Splits;
+        var po = dims.Splits > 1 ? Grow(ref partialO, partials * shape.HeadDim) : Grow(ref partialO, 1);
+        var ps = dims.Splits > 1 ? Grow(ref partialStats, partials * 2) : Grow(ref partialStats, 1);
+        int flashUnits = shape.KeyValueHeads * dims.QueryTiles * dims.Splits;
+        flash(stream, new KernelConfig(backend.GridSize(flashUnits), backend.GroupSize(FlashGroup)), dims, q, qgView, keys, values, yView, po, ps);
+        if (dims.Splits > 1)
+        {
+            combine(stream, new KernelConfig(backend.GridSize(partials / dims.Splits), backend.GroupSize(CombineGroup)), dims, qgView, po, ps, yView);
+        }
+
         cache.Length += tokens;
+    }
+
+    /// <summary>Reuses a scratch buffer, reallocating (doubling) only when it is too small; the stream orders its users.</summary>
+    private ArrayView<float> Grow(ref MemoryBuffer1D<float, Stride1D.Dense>? buffer, long length)
+    {
+        if (buffer is null || buffer.Length < length)
+        {
+            long grown = Math.Max(length, 2 * (buffer?.Length ?? 0));
+            buffer?.Dispose();
+            buffer = backend.Accelerator.Allocate1D<float>(grown);
+        }
+
+        return buffer.View;
+    }
+
+    public void Dispose()
+    {
+        rope.Dispose();
+        queries?.Dispose();
+        partialO?.Dispose();
+        partialStats?.Dispose();
     }
 }
