@@ -132,6 +132,11 @@ public sealed class IlgpuBackend : IKernelBackend
     public void Dispose()
     {
         Streaming?.Dispose();
+        foreach (var family in new object[] { Basic, GatedDelta, Attention, Moe })
+        {
+            (family as IDisposable)?.Dispose();
+        }
+
         if (ownsDevice)
         {
             Device.Dispose();
