@@ -32,6 +32,13 @@ internal static class BenchCommand
             using var kernels = BackendRegistry.Create(parse.GetValue(backend)!);
             var ceiling = OpBenchmark.CopyCeiling(kernels, size == BenchmarkScale.Real ? 64L << 20 : 1L << 20, n);
             Console.WriteLine($"{kernels.Name}: device copy {ceiling.GigabytesPerSecond:F2} GB/s ({ceiling.Shape}) is the memory ceiling");
+            var device = (kernels as Backends.Ilgpu.IlgpuBackend)?.Device ?? (kernels as Backends.Ptx.PtxBackend)?.Device;
+            var upload = device is null ? null : OpBenchmark.HostToDeviceCeiling(device, size == BenchmarkScale.Real ? 256L << 20 : 16L << 20, n);
+            if (upload is not null)
+            {
+                Console.WriteLine($"{kernels.Name}: host-to-device {upload.GigabytesPerSecond:F2} GB/s ({upload.Shape}) is the streaming ceiling");
+            }
+
             Console.WriteLine($"{"workload",-18} {"shape",-44} {"median ms",10} {"GB/s",9} {"GFLOP/s",9} {"of roof",8}");
             var results = new List<OpMeasurement>();
             foreach (var name in names)
@@ -49,6 +56,8 @@ internal static class BenchCommand
                     backend = kernels.Name,
                     scale = size.ToString(),
                     copy_gbps = ceiling.GigabytesPerSecond,
+                    host_to_device_gbps = upload?.GigabytesPerSecond,
+                    device = device?.Description,
                     measurements = results.Select(m => new
                     {
                         m.Name, m.Shape, m.Bytes, m.Flops, median_ms = m.MedianSeconds * 1e3, min_ms = m.MinSeconds * 1e3,

@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using Qwen3Next.Backends;
+using Qwen3Next.Cuda;
+using Qwen3Next.Device;
 
 namespace Qwen3Next.Benchmarks;
 
@@ -57,5 +59,27 @@ public static class OpBenchmark
         var workload = new OpWorkload("device-copy", $"{floats * 4 / (1 << 20)} MiB", 8 * floats, 0,
             () => backend.Copy(source, 0, destination, 0, floats), []);
         return Measure(backend, workload, iterations);
+    }
+
+    /// <summary>Pinned host-to-device copy bandwidth on the copy stream: the ceiling of weight streaming.</summary>
+    public static OpMeasurement HostToDeviceCeiling(ComputeDevice device, long bytes, int iterations)
+    {
+        using var host = PinnedHostBuffer<byte>.Allocate(device, bytes);
+        using var target = device.Accelerator.Allocate1D<byte>(bytes);
+        host.CopyToAsync(target.View, device.Copy);
+        device.Copy.Synchronize();
+        var times = new double[iterations];
+        var clock = new Stopwatch();
+        for (int i = 0; i < iterations; i++)
+        {
+            clock.Restart();
+            host.CopyToAsync(target.View, device.Copy);
+            device.Copy.Synchronize();
+            times[i] = clock.Elapsed.TotalSeconds;
+        }
+
+        Array.Sort(times);
+        string kind = host.IsPageLocked ? "pinned" : "pageable (CPU accelerator)";
+        return new OpMeasurement("host-to-device", $"{bytes >> 20} MiB {kind}", bytes, 0, times[iterations / 2], times[0], iterations);
     }
 }

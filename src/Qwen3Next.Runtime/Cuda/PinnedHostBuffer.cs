@@ -69,23 +69,28 @@ public sealed unsafe class PinnedHostBuffer<T> : IDisposable where T : unmanaged
 
     /// <summary>Copies the first <paramref name="destination"/>.Length elements into device memory, enqueued on
     /// <paramref name="stream"/> (asynchronous on CUDA; the buffer must stay untouched until the stream passes it).</summary>
-    public void CopyToAsync(ArrayView<T> destination, AcceleratorStream stream)
+    public void CopyToAsync(ArrayView<T> destination, AcceleratorStream stream) => CopyToAsync(0, destination, stream);
+
+    /// <summary>Copies elements from <paramref name="sourceStart"/> on into <paramref name="destination"/>, like
+    /// <see cref="CopyToAsync(ArrayView{T}, AcceleratorStream)"/>.</summary>
+    public void CopyToAsync(long sourceStart, ArrayView<T> destination, AcceleratorStream stream)
     {
         ObjectDisposedException.ThrowIf(memory == null, this);
-        if (destination.Length > Length)
+        if (sourceStart < 0 || sourceStart + destination.Length > Length)
         {
-            throw new ArgumentException($"The device view holds {destination.Length} elements; this buffer only {Length}.", nameof(destination));
+            throw new ArgumentException($"[{sourceStart}, {sourceStart + destination.Length}) is outside a buffer of {Length}.", nameof(destination));
         }
 
+        T* source = (T*)memory + sourceStart;
         if (IsPageLocked)
         {
             long bytes = destination.Length * Unsafe.SizeOf<T>();
             var target = destination.LoadEffectiveAddressAsPtr();
-            CudaDriver.CopyAsync(target, (IntPtr)memory, bytes, stream, "a pinned host buffer");
+            CudaDriver.CopyAsync(target, (IntPtr)source, bytes, stream, "a pinned host buffer");
         }
         else
         {
-            destination.CopyFromCPU(stream, new ReadOnlySpan<T>(memory, checked((int)destination.Length)));
+            destination.CopyFromCPU(stream, new ReadOnlySpan<T>(source, checked((int)destination.Length)));
         }
     }
 

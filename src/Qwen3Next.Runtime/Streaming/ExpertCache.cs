@@ -75,8 +75,8 @@ public sealed class ExpertCache : IDisposable
             else
             {
                 slot = free.Count > 0 ? free.Pop() : Evict(wanted);
-                gateUp.View.SubView(slot * store.GateUpStride, store.GateUpStride).CopyFromCPU(device.Copy, store.GateUp(key));
-                down.View.SubView(slot * store.DownStride, store.DownStride).CopyFromCPU(device.Copy, store.Down(key));
+                store.CopyToDevice(key, gateUp.View.SubView(slot * store.GateUpStride, store.GateUpStride),
+                    down.View.SubView(slot * store.DownStride, store.DownStride), device.Copy);
                 slotOf[key] = slot;
                 Statistics.ExpertMisses++;
                 Statistics.ExpertBytesCopied += store.ExpertBytes;

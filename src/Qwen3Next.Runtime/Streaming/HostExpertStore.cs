@@ -1,4 +1,6 @@
-using ILGPU.Runtime;
+using ILGPU;
+using Qwen3Next.Cuda;
+using Qwen3Next.Device;
 using Qwen3Next.Backends;
 using Qwen3Next.Checkpoint;
 
@@ -12,12 +14,12 @@ namespace Qwen3Next.Streaming;
 /// </summary>
 public sealed class HostExpertStore : IDisposable
 {
-    private readonly Accelerator accelerator;
-    private readonly List<(PageLockedArray1D<ushort> GateUp, PageLockedArray1D<ushort> Down)> layers = [];
+    private readonly ComputeDevice device;
+    private readonly List<(PinnedHostBuffer<ushort> GateUp, PinnedHostBuffer<ushort> Down)> layers = [];
 
-    public HostExpertStore(Accelerator accelerator, MoeShape shape)
+    public HostExpertStore(ComputeDevice device, MoeShape shape)
     {
-        this.accelerator = accelerator;
+        this.device = device;
         Shape = shape;
     }
 
@@ -42,14 +44,14 @@ public sealed class HostExpertStore : IDisposable
             throw new ArgumentException($"A MoE layer has {experts.Count} experts; the shape says {Shape.Experts}.");
         }
 
-        var gateUp = accelerator.AllocatePageLocked1D<ushort>(Shape.Experts * GateUpStride);
-        var down = accelerator.AllocatePageLocked1D<ushort>(Shape.Experts * DownStride);
+        var gateUp = PinnedHostBuffer<ushort>.Allocate(device, Shape.Experts * GateUpStride);
+        var down = PinnedHostBuffer<ushort>.Allocate(device, Shape.Experts * DownStride);
         long half = GateUpStride / 2;
         for (int e = 0; e < experts.Count; e++)
         {
-            Copy(experts[e].Gate, gateUp.Span.Slice((int)(e * GateUpStride), (int)half));
-            Copy(experts[e].Up, gateUp.Span.Slice((int)((e * GateUpStride) + half), (int)half));
-            Copy(experts[e].Down, down.Span.Slice((int)(e * DownStride), (int)DownStride));
+            Copy(experts[e].Gate, gateUp.Slice(e * GateUpStride, (int)half));
+            Copy(experts[e].Up, gateUp.Slice((e * GateUpStride) + half, (int)half));
+            Copy(experts[e].Down, down.Slice(e * DownStride, (int)DownStride));
             bytesLoaded?.Report(ExpertBytes);
         }
 
@@ -57,9 +59,12 @@ public sealed class HostExpertStore : IDisposable
         return layers.Count - 1;
     }
 
-    public ReadOnlySpan<ushort> GateUp(ExpertKey key) => layers[key.Layer].GateUp.Span.Slice((int)(key.Expert * GateUpStride), (int)GateUpStride);
-
-    public ReadOnlySpan<ushort> Down(ExpertKey key) => layers[key.Layer].Down.Span.Slice((int)(key.Expert * DownStride), (int)DownStride);
+    /// <summary>Queues the copy of one expert's gate+up and down rows into device slots on <paramref name="stream"/>.</summary>
+    public void CopyToDevice(ExpertKey key, ArrayView<ushort> gateUpSlot, ArrayView<ushort> downSlot, ILGPU.Runtime.AcceleratorStream stream)
+    {
+        layers[key.Layer].GateUp.CopyToAsync(key.Expert * GateUpStride, gateUpSlot, stream);
+        layers[key.Layer].Down.CopyToAsync(key.Expert * DownStride, downSlot, stream);
+    }
 
     public void Dispose()
     {

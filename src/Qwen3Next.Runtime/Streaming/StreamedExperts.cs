@@ -60,7 +60,7 @@ public sealed class ExpertStreaming(IlgpuBackend backend, MoeShape shape, int sl
 {
     private ExpertCache? cache;
 
-    public HostExpertStore Store { get; } = new(backend.Accelerator, shape);
+    public HostExpertStore Store { get; } = new(backend.Device, shape);
 
     public int Slots { get; } = slots;
 
