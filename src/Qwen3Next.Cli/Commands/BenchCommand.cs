@@ -60,8 +60,15 @@ internal static class BenchCommand
                     device = device?.Description,
                     measurements = results.Select(m => new
                     {
-                        m.Name, m.Shape, m.Bytes, m.Flops, median_ms = m.MedianSeconds * 1e3, min_ms = m.MinSeconds * 1e3,
-                        gbps = m.GigabytesPerSecond, gflops = m.GigaflopsPerSecond, roofline_fraction = m.RooflineFraction(ceiling.GigabytesPerSecond, peakGflops),
+                        m.Name,
+                        m.Shape,
+                        m.Bytes,
+                        m.Flops,
+                        median_ms = m.MedianSeconds * 1e3,
+                        min_ms = m.MinSeconds * 1e3,
+                        gbps = m.GigabytesPerSecond,
+                        gflops = m.GigaflopsPerSecond,
+                        roofline_fraction = m.RooflineFraction(ceiling.GigabytesPerSecond, peakGflops),
                     }),
                 }, JsonOutput.Options));
             }

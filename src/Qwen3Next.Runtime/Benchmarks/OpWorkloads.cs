@@ -47,72 +47,72 @@ public static class OpWorkloads
         {
             case "matmul-decode":
             case "matmul-prefill":
-            {
-                int rows = name == "matmul-decode" ? 1 : prefill, outF = s.Linear.QkvzWidth;
-                var (x, w, y) = (Activations((long)rows * h), Matrix(outF, h), Own(b.Allocate((long)rows * outF)));
-                return new OpWorkload(name, $"[{rows}x{h}]·[{outF}x{h}]ᵀ", (2L * outF * h) + (4L * rows * (h + outF)), 2L * rows * outF * h,
-                    () => b.Basic.MatMul(x, w, y, rows), owned);
-            }
+                {
+                    int rows = name == "matmul-decode" ? 1 : prefill, outF = s.Linear.QkvzWidth;
+                    var (x, w, y) = (Activations((long)rows * h), Matrix(outF, h), Own(b.Allocate((long)rows * outF)));
+                    return new OpWorkload(name, $"[{rows}x{h}]·[{outF}x{h}]ᵀ", (2L * outF * h) + (4L * rows * (h + outF)), 2L * rows * outF * h,
+                        () => b.Basic.MatMul(x, w, y, rows), owned);
+                }
 
             case "rmsnorm":
-            {
-                var (x, w) = (Activations((long)prefill * h), Vector(h, 0f));
-                return new OpWorkload(name, $"[{prefill}x{h}]", 8L * prefill * h, 4L * prefill * h, () => b.Basic.RmsNorm(x, w, x, prefill, h, s.Eps, true), owned);
-            }
+                {
+                    var (x, w) = (Activations((long)prefill * h), Vector(h, 0f));
+                    return new OpWorkload(name, $"[{prefill}x{h}]", 8L * prefill * h, 4L * prefill * h, () => b.Basic.RmsNorm(x, w, x, prefill, h, s.Eps, true), owned);
+                }
 
             case "gdn-decode":
             case "gdn-prefill":
-            {
-                var g = s.Linear;
-                int t = name == "gdn-decode" ? 1 : prefill;
-                var weights = Own(new GatedDeltaNetWeights(Matrix(g.ConvDim, g.ConvKernel), Vector(g.ValueHeads, 0f), Vector(g.ValueHeads, 0f), Vector(g.ValueDim, 1f)));
-                var (qkvz, ba, y) = (Activations((long)t * g.QkvzWidth), Activations((long)t * g.BaWidth), Own(b.Allocate((long)t * g.ValueWidth)));
-                var state = Own(new LinearAttentionState(b.Allocate((long)g.ConvDim * g.ConvKernel), b.Allocate((long)g.ValueHeads * g.KeyDim * g.ValueDim)));
-                long stateBytes = 4L * g.ValueHeads * g.KeyDim * g.ValueDim;
-                long bytes = (2 * stateBytes) + (4L * t * (g.QkvzWidth + g.BaWidth + g.ValueWidth));
-                long flops = (long)t * g.ValueHeads * g.KeyDim * g.ValueDim * (t == 1 ? 6 : 8);
-                return new OpWorkload(name, $"T={t} Hk={g.KeyHeads} Hv={g.ValueHeads} D={g.KeyDim}", bytes, flops,
-                    () => b.GatedDelta.Mixer(g, t, qkvz, ba, weights, state, y), owned);
-            }
+                {
+                    var g = s.Linear;
+                    int t = name == "gdn-decode" ? 1 : prefill;
+                    var weights = Own(new GatedDeltaNetWeights(Matrix(g.ConvDim, g.ConvKernel), Vector(g.ValueHeads, 0f), Vector(g.ValueHeads, 0f), Vector(g.ValueDim, 1f)));
+                    var (qkvz, ba, y) = (Activations((long)t * g.QkvzWidth), Activations((long)t * g.BaWidth), Own(b.Allocate((long)t * g.ValueWidth)));
+                    var state = Own(new LinearAttentionState(b.Allocate((long)g.ConvDim * g.ConvKernel), b.Allocate((long)g.ValueHeads * g.KeyDim * g.ValueDim)));
+                    long stateBytes = 4L * g.ValueHeads * g.KeyDim * g.ValueDim;
+                    long bytes = (2 * stateBytes) + (4L * t * (g.QkvzWidth + g.BaWidth + g.ValueWidth));
+                    long flops = (long)t * g.ValueHeads * g.KeyDim * g.ValueDim * (t == 1 ? 6 : 8);
+                    return new OpWorkload(name, $"T={t} Hk={g.KeyHeads} Hv={g.ValueHeads} D={g.KeyDim}", bytes, flops,
+                        () => b.GatedDelta.Mixer(g, t, qkvz, ba, weights, state, y), owned);
+                }
 
             case "attention-decode":
             case "attention-prefill":
-            {
-                var a = s.Attention;
-                bool decode = name == "attention-decode";
-                int t = decode ? 1 : prefill, cached = decode ? context - 1 : 0;
-                var (qn, kn) = (Vector(a.HeadDim, 0f), Vector(a.HeadDim, 0f));
-                var (qg, k, v, y) = (Activations((long)t * a.QueryGateWidth), Activations((long)t * a.KeyValueWidth), Activations((long)t * a.KeyValueWidth), Own(b.Allocate((long)t * a.OutputWidth)));
-                long size = (long)a.KeyValueHeads * context * a.HeadDim;
-                var cache = Own(new KvCache(b.Upload(RandomFloats(random, size, 1f)), b.Upload(RandomFloats(random, size, 1f)), context));
-                long keys = cached + t;
-                long bytes = (8L * a.KeyValueHeads * keys * a.HeadDim) + (4L * t * (a.QueryGateWidth + a.OutputWidth));
-                long flops = 4L * a.QueryHeads * a.HeadDim * (decode ? keys : (long)t * (t + 1) / 2);
-                return new OpWorkload(name, $"T={t} context={keys} Hq={a.QueryHeads} Hkv={a.KeyValueHeads} D={a.HeadDim}", bytes, flops, () =>
                 {
-                    cache.Length = cached;
-                    b.Attention.Mixer(a, t, qg, k, v, qn, kn, cache, y);
-                }, owned);
-            }
+                    var a = s.Attention;
+                    bool decode = name == "attention-decode";
+                    int t = decode ? 1 : prefill, cached = decode ? context - 1 : 0;
+                    var (qn, kn) = (Vector(a.HeadDim, 0f), Vector(a.HeadDim, 0f));
+                    var (qg, k, v, y) = (Activations((long)t * a.QueryGateWidth), Activations((long)t * a.KeyValueWidth), Activations((long)t * a.KeyValueWidth), Own(b.Allocate((long)t * a.OutputWidth)));
+                    long size = (long)a.KeyValueHeads * context * a.HeadDim;
+                    var cache = Own(new KvCache(b.Upload(RandomFloats(random, size, 1f)), b.Upload(RandomFloats(random, size, 1f)), context));
+                    long keys = cached + t;
+                    long bytes = (8L * a.KeyValueHeads * keys * a.HeadDim) + (4L * t * (a.QueryGateWidth + a.OutputWidth));
+                    long flops = 4L * a.QueryHeads * a.HeadDim * (decode ? keys : (long)t * (t + 1) / 2);
+                    return new OpWorkload(name, $"T={t} context={keys} Hq={a.QueryHeads} Hkv={a.KeyValueHeads} D={a.HeadDim}", bytes, flops, () =>
+                    {
+                        cache.Length = cached;
+                        b.Attention.Mixer(a, t, qg, k, v, qn, kn, cache, y);
+                    }, owned);
+                }
 
             case "moe-decode":
             case "moe-prefill":
-            {
-                var m = s.Moe;
-                int t = name == "moe-decode" ? 1 : prefill;
-                var experts = Enumerable.Range(0, m.Experts).Select(e => new ExpertTensors(
-                    RandomWeights.Matrix($"e{e}.g", m.ExpertIntermediate, m.Hidden, random), RandomWeights.Matrix($"e{e}.u", m.ExpertIntermediate, m.Hidden, random),
-                    RandomWeights.Matrix($"e{e}.d", m.Hidden, m.ExpertIntermediate, random))).ToArray();
-                var weights = Own(new MoeWeights(Matrix(m.Experts, m.Hidden), b.LoadExperts(m, experts), Matrix(m.SharedIntermediate, m.Hidden),
-                    Matrix(m.SharedIntermediate, m.Hidden), Matrix(m.Hidden, m.SharedIntermediate), Matrix(1, m.Hidden)));
-                var (x, y) = (Activations((long)t * m.Hidden), Own(b.Allocate((long)t * m.Hidden)));
-                long expertBytes = 6L * m.ExpertIntermediate * m.Hidden;
-                long touched = Math.Min(m.Experts, (long)t * m.TopK);
-                long bytes = (touched * expertBytes) + (6L * m.SharedIntermediate * m.Hidden) + (2L * m.Experts * m.Hidden) + (8L * t * m.Hidden);
-                long flops = (2L * t * m.Experts * m.Hidden) + (6L * t * (m.TopK * m.ExpertIntermediate + m.SharedIntermediate) * m.Hidden);
-                return new OpWorkload(name, $"T={t} E={m.Experts} k={m.TopK} H={m.Hidden} I={m.ExpertIntermediate}", bytes, flops,
-                    () => b.Moe.Block(m, t, x, weights, y), owned);
-            }
+                {
+                    var m = s.Moe;
+                    int t = name == "moe-decode" ? 1 : prefill;
+                    var experts = Enumerable.Range(0, m.Experts).Select(e => new ExpertTensors(
+                        RandomWeights.Matrix($"e{e}.g", m.ExpertIntermediate, m.Hidden, random), RandomWeights.Matrix($"e{e}.u", m.ExpertIntermediate, m.Hidden, random),
+                        RandomWeights.Matrix($"e{e}.d", m.Hidden, m.ExpertIntermediate, random))).ToArray();
+                    var weights = Own(new MoeWeights(Matrix(m.Experts, m.Hidden), b.LoadExperts(m, experts), Matrix(m.SharedIntermediate, m.Hidden),
+                        Matrix(m.SharedIntermediate, m.Hidden), Matrix(m.Hidden, m.SharedIntermediate), Matrix(1, m.Hidden)));
+                    var (x, y) = (Activations((long)t * m.Hidden), Own(b.Allocate((long)t * m.Hidden)));
+                    long expertBytes = 6L * m.ExpertIntermediate * m.Hidden;
+                    long touched = Math.Min(m.Experts, (long)t * m.TopK);
+                    long bytes = (touched * expertBytes) + (6L * m.SharedIntermediate * m.Hidden) + (2L * m.Experts * m.Hidden) + (8L * t * m.Hidden);
+                    long flops = (2L * t * m.Experts * m.Hidden) + (6L * t * (m.TopK * m.ExpertIntermediate + m.SharedIntermediate) * m.Hidden);
+                    return new OpWorkload(name, $"T={t} E={m.Experts} k={m.TopK} H={m.Hidden} I={m.ExpertIntermediate}", bytes, flops,
+                        () => b.Moe.Block(m, t, x, weights, y), owned);
+                }
 
             default:
                 throw new ArgumentException($"Unknown workload '{name}'. Known: {string.Join(", ", Names)}.");
