@@ -45,7 +45,7 @@ internal static class RunCommand
             var streaming = parse.GetValue(deviceMemory) is { } budget
                 ? StreamingSetup.Enable(kernels, checkpoint.Config, ByteSize.Parse(budget), capacity, parse.GetValue(prefillChunk) > 0 ? parse.GetValue(prefillChunk) : ids.Length)
                 : null;
-            using var loaded = Qwen3NextModel.Load(kernels, checkpoint);
+            using var loaded = LoadingProgress.Load(kernels, checkpoint);
             streaming?.Statistics.Reset();
             var stops = parse.GetValue(stopAtEos) ? checkpoint.Config.EosTokenIds.ToHashSet() : null;
             var timer = parse.GetValue(stats) is not null || streaming is not null ? new LayerTimer(kernels, checkpoint.Config.NumHiddenLayers) : null;
