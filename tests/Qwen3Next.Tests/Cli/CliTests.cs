@@ -100,4 +100,27 @@ public sealed class CliTests
         Assert.That(code, Is.Zero, stderr);
         Assert.That(stdout, Does.Contain("881 tensors").And.Contain("BF16"));
     }
+
+    [Test]
+    public void RunTakesTextAndPrintsTextWithARealQwenTokenizer()
+    {
+        string? tokenizer = RepositoryFile.Find("artifacts/test-data/qwen3-tokenizer/tokenizer.json");
+        if (tokenizer is null)
+        {
+            Assert.Ignore("Qwen3 tokenizer.json not present: run tools/fetch-test-data.sh (./build.sh test and CI do).");
+        }
+
+        using var temp = new TempFolder();
+        foreach (var file in Directory.GetFiles(GoldenData.TinyModel))
+        {
+            File.Copy(file, Path.Combine(temp.Path, Path.GetFileName(file)));
+        }
+
+        File.Copy(tokenizer!, Path.Combine(temp.Path, "tokenizer.json"));
+
+        // The tiny model has 512 tokens; this text encodes to ids below 512 with the real Qwen3 tokenizer.
+        var (code, stdout, stderr) = CliRunner.Run("run", "--model", temp.Path, "--prompt", "x = 1; y = 2;", "-n", "4");
+        Assert.That(code, Is.Zero, stderr);
+        Assert.That(stdout, Does.Contain("prompt   [87,284,220,16,26,379,284,220,17,26]").And.Contain("text     "));
+    }
 }
