@@ -16,4 +16,7 @@ internal static partial class CudaDriver
 
     [LibraryImport(DriverLibrary)]
     private static partial int cuFuncSetAttribute(IntPtr function, int attribute, int value);
+
+    [LibraryImport(DriverLibrary)]
+    private static partial int cuStreamWaitEvent(IntPtr stream, IntPtr cudaEvent, uint flags);
 }

@@ -69,6 +69,16 @@ internal static partial class CudaDriver
         }
     }
 
+    /// <summary>Makes later work on <paramref name="stream"/> wait for <paramref name="cudaEvent"/> on the device (no host wait).</summary>
+    public static void StreamWaitEvent(IntPtr stream, IntPtr cudaEvent, string subject)
+    {
+        int code = cuStreamWaitEvent(stream, cudaEvent, 0);
+        if (code != 0)
+        {
+            throw Failure(code, ((CudaError)code).ToString(), "cuStreamWaitEvent", subject, null);
+        }
+    }
+
     public static unsafe void Launch(IntPtr function, LaunchDims grid, LaunchDims block, int dynamicSharedBytes, IntPtr stream,
         IntPtr* argumentPointers, string subject)
         => Check(Api.LaunchKernel(function, grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z, dynamicSharedBytes, stream,

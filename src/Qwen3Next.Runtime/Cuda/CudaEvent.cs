@@ -20,6 +20,10 @@ public sealed class CudaEvent : IDisposable
     /// <summary>Enqueues the event on <paramref name="stream"/>.</summary>
     public void Record(AcceleratorStream stream) => CudaDriver.RecordEvent(Handle, CudaDriver.StreamOf(stream), "an event");
 
+    /// <summary>Makes work queued later on <paramref name="stream"/> wait, on the device, until this event has passed:
+    /// the copy-stream → compute-stream hand-off without a host synchronisation.</summary>
+    public void MakeWait(AcceleratorStream stream) => CudaDriver.StreamWaitEvent(CudaDriver.StreamOf(stream), Handle, "an event");
+
     /// <summary>Blocks the host until the work recorded before the event has finished.</summary>
     public void Synchronize() => CudaDriver.SynchronizeEvent(Handle, "an event");
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using ILGPU;
 using ILGPU.Runtime;
+using Qwen3Next.Cuda;
 using Qwen3Next.Device;
 
 namespace Qwen3Next.Streaming;
@@ -19,6 +20,7 @@ public sealed class ExpertCache : IDisposable
     private readonly MemoryBuffer1D<ushort, Stride1D.Dense> down;
     private readonly Dictionary<ExpertKey, int> slotOf = [];
     private readonly Stack<int> free = new();
+    private readonly CudaEvent? copiesLanded;
 
     public ExpertCache(ComputeDevice device, HostExpertStore store, int slots, IExpertReplacementPolicy? policy = null)
     {
@@ -33,6 +35,7 @@ public sealed class ExpertCache : IDisposable
         Slots = slots;
         gateUp = device.Accelerator.Allocate1D<ushort>(slots * store.GateUpStride);
         down = device.Accelerator.Allocate1D<ushort>(slots * store.DownStride);
+        copiesLanded = device.IsCuda ? CudaEvent.Create(device, timing: false) : null;
         for (int s = slots - 1; s >= 0; s--)
         {
             free.Push(s);
@@ -51,8 +54,8 @@ public sealed class ExpertCache : IDisposable
 
     /// <summary>
     /// Makes <paramref name="experts"/> of <paramref name="layer"/> resident and returns their slots (same order).
-    /// Copies are queued on the copy stream; the call returns once they have landed, and the wait is counted
-    /// as stall time.
+    /// Copies are queued on the copy stream. On CUDA an event makes the compute stream wait for them on the device;
+    /// on the CPU accelerator the host waits, and that wait is counted as stall time.
     /// </summary>
     public int[] Acquire(int layer, IReadOnlyList<int> experts)
     {
@@ -89,9 +92,18 @@ public sealed class ExpertCache : IDisposable
 
         if (copied)
         {
-            var wait = Stopwatch.StartNew();
-            device.Copy.Synchronize();
-            Statistics.StallSeconds += wait.Elapsed.TotalSeconds;
+            if (copiesLanded is not null)
+            {
+                // On CUDA the compute stream waits for the copies on the device; the host goes on queuing work.
+                copiesLanded.Record(device.Copy);
+                copiesLanded.MakeWait(device.Compute);
+            }
+            else
+            {
+                var wait = Stopwatch.StartNew();
+                device.Copy.Synchronize();
+                Statistics.StallSeconds += wait.Elapsed.TotalSeconds;
+            }
         }
 
         return slots;
@@ -99,6 +111,7 @@ public sealed class ExpertCache : IDisposable
 
     public void Dispose()
     {
+        copiesLanded?.Dispose();
         gateUp.Dispose();
         down.Dispose();
     }

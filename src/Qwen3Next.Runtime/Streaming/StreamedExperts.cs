@@ -9,7 +9,8 @@ namespace Qwen3Next.Streaming;
 /// <summary>
 /// One layer's routed experts served from the shared <see cref="ExpertCache"/>. After routing, the selected ids
 /// come back to the host (the one readback streaming needs: copies are issued from the host), the cache makes
-/// them resident, and <see cref="SlotOf"/> is rewritten so the grouped kernels read the right slots.
+/// them resident, and <see cref="SlotOf"/> is rewritten so the grouped kernels read the right slots. The readback
+/// also orders slot reuse: every earlier kernel has finished before a slot is overwritten.
 /// </summary>
 public sealed class StreamedExperts : IlgpuExpertSet
 {

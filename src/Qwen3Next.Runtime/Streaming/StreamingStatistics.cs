@@ -14,7 +14,8 @@ public sealed class StreamingStatistics
 
     public long HostToDeviceBytes => ExpertBytesCopied + PrefetchedBytes;
 
-    /// <summary>Seconds the compute side waited for the copy stream.</summary>
+    /// <summary>Seconds the host waited for the copy stream (CPU accelerator). On CUDA the compute stream waits for
+    /// copies on the device through an event, which is not counted here.</summary>
     public double StallSeconds { get; internal set; }
 
     public long Evictions { get; internal set; }
