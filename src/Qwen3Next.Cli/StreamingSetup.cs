@@ -17,6 +17,12 @@ internal static class StreamingSetup
         }
 
         var plan = ResidencyPlan.Create(config, budget, maxTokens, prefillChunk);
-        return ilgpu.EnableExpertStreaming(ModelShapes.From(config).Moe, plan.ExpertSlots);
+        var streaming = ilgpu.EnableExpertStreaming(ModelShapes.From(config).Moe, plan.ExpertSlots);
+        if (plan.StreamsLayers)
+        {
+            ilgpu.EnableLayerStreaming(plan.StageBytes / 2);
+        }
+
+        return streaming;
     }
 }

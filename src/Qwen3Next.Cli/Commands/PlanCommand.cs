@@ -30,7 +30,9 @@ internal static class PlanCommand
             Console.WriteLine($"model            {folder} ({config.NumHiddenLayers} layers, {config.NumExperts} experts x {config.NumHiddenLayers}, top-{config.NumExpertsPerTok}); {checkedNames}");
             Console.WriteLine($"weights          {ByteSize.Format(w.TotalBytes)} in all: {ByteSize.Format(w.AlwaysNeededBytes)} always needed, {ByteSize.Format(w.AllExpertBytes)} routed experts ({ByteSize.Format(w.ExpertBytes)} each)");
             Console.WriteLine($"budget           {(budget is null ? "unlimited" : ByteSize.Format(plan.BudgetBytes))}");
-            Console.WriteLine($"resident         {ByteSize.Format(w.AlwaysNeededBytes)} always-needed weights (embedding, lm_head, every layer's mixer, norms, router, shared expert)");
+            Console.WriteLine(plan.StreamsLayers
+                ? $"resident         {ByteSize.Format(plan.ResidentWeightBytes)}: embedding, lm_head and two {ByteSize.Format(plan.StageBytes)} staging buffers; every layer's mixer, router and shared expert stream from pinned host memory, the next layer prefetched on the copy stream"
+                : $"resident         {ByteSize.Format(w.AlwaysNeededBytes)} always-needed weights (embedding, lm_head, every layer's mixer, norms, router, shared expert)");
             Console.WriteLine($"state            {ByteSize.Format(plan.StateBytes)} (conv + recurrent states, KV cache for {parse.GetValue(maxTokens)} tokens)");
             Console.WriteLine($"workspace        {ByteSize.Format(plan.WorkspaceBytes)} (activations for {parse.GetValue(chunk)}-token chunks)");
             Console.WriteLine($"expert cache     {plan.ExpertSlots} slots x {ByteSize.Format(w.ExpertBytes)} = {ByteSize.Format(plan.ExpertCacheBytes)} ({100.0 * plan.ExpertSlots / (config.NumExperts * config.NumHiddenLayers):F1}% of all experts; at least {plan.MinimumSlots} needed){(plan.AllExpertsResident ? ", all resident" : ", LRU replacement")}");

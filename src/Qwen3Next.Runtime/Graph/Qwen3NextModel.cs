@@ -81,6 +81,7 @@ public sealed class Qwen3NextModel : IDisposable
         observer?.OnResidual(-1, hidden, t);
         for (int i = 0; i < Layers.Count; i++)
         {
+            (Backend as ILayerStaging)?.BeforeLayer(i, (i + 1) % Layers.Count);
             var routing = observer is { WantsRouting: true } ? new MoeRouting(t, Shapes.Moe) : null;
             Layers[i].Forward(Backend, hidden, t, width, Shapes.Eps, session.Layers[i], routing);
             observer?.OnResidual(i, hidden, t);

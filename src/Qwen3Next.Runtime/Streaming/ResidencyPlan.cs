@@ -15,17 +15,28 @@ public sealed record ResidencyPlan(
     int ExpertSlots,
     int MinimumSlots,
     int TopK,
-    int Layers)
+    int Layers,
+    bool StreamsLayers = false)
 {
+    /// <summary>Bytes of one layer staging buffer (two are used) when layer weights stream.</summary>
+    public long StageBytes => StreamsLayers ? Weights.LayerBytes.Max() : 0;
+
+    /// <summary>Non-expert bytes kept on the device: everything, or the embedding, head and two staging buffers.</summary>
+    public long ResidentWeightBytes => StreamsLayers
+        ? Weights.EmbeddingBytes + Weights.LmHeadBytes + Weights.FinalNormBytes + (2 * StageBytes)
+        : Weights.AlwaysNeededBytes;
+
     /// <summary>Every expert of every layer fits: nothing is streamed after the first load.</summary>
     public bool AllExpertsResident => ExpertSlots >= Weights.ExpertsPerLayer * Layers;
 
     public long ExpertCacheBytes => ExpertSlots * Weights.ExpertBytes;
 
-    public long UsedBytes => Weights.AlwaysNeededBytes + StateBytes + WorkspaceBytes + ExpertCacheBytes;
+    public long UsedBytes => ResidentWeightBytes + StateBytes + WorkspaceBytes + ExpertCacheBytes;
 
-    /// <summary>Host-to-device bytes per decoded token when <paramref name="hitRate"/> of the routed experts are cached.</summary>
-    public double HostToDeviceBytesPerToken(double hitRate) => AllExpertsResident ? 0 : Layers * TopK * (1 - hitRate) * Weights.ExpertBytes;
+    /// <summary>Host-to-device bytes per decoded token when <paramref name="hitRate"/> of the routed experts are cached
+    /// (plus every layer's non-expert weights when they stream).</summary>
+    public double HostToDeviceBytesPerToken(double hitRate) => (AllExpertsResident ? 0 : Layers * TopK * (1 - hitRate) * Weights.ExpertBytes)
+        + (StreamsLayers ? Weights.LayerBytes.Sum() : 0);
 
     /// <summary>Device-memory bytes read per decoded token: all non-expert weights except the embedding table
     /// (one row), plus top-k experts per layer.</summary>
@@ -66,8 +77,17 @@ public sealed record ResidencyPlan(
             long needed = fixedBytes + (minimum * weights.ExpertBytes);
             if (budget < needed)
             {
-                throw new InsufficientDeviceMemoryException(budget, needed,
-                    $"always-needed weights {weights.AlwaysNeededBytes:N0} + state {state:N0} + workspace {workspace:N0} + {minimum} expert slots x {weights.ExpertBytes:N0}");
+                // Fall back to streaming every layer's non-expert weights through two staging buffers.
+                long streamedFixed = weights.EmbeddingBytes + weights.LmHeadBytes + weights.FinalNormBytes + (2 * weights.LayerBytes.Max()) + state + workspace;
+                long streamedNeeded = streamedFixed + (minimum * weights.ExpertBytes);
+                if (budget < streamedNeeded)
+                {
+                    throw new InsufficientDeviceMemoryException(budget, streamedNeeded,
+                        $"embedding + lm_head {weights.EmbeddingBytes + weights.LmHeadBytes:N0} + two layer staging buffers {2 * weights.LayerBytes.Max():N0} + state {state:N0} + workspace {workspace:N0} + {minimum} expert slots x {weights.ExpertBytes:N0}");
+                }
+
+                int streamedSlots = (int)Math.Min((budget - streamedFixed) / weights.ExpertBytes, (long)c.NumExperts * layers);
+                return new ResidencyPlan(weights, budget, state, workspace, streamedSlots, minimum, c.NumExpertsPerTok, layers, StreamsLayers: true);
             }
 
             slots = (int)Math.Min((budget - fixedBytes) / weights.ExpertBytes, (long)c.NumExperts * layers);

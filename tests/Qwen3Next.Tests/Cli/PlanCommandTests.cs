@@ -44,9 +44,9 @@ public sealed class PlanCommandTests
     {
         using var temp = new TempFolder();
         WriteRealModelFolder(temp.Path);
-        var (code, _, stderr) = CliRunner.Run("plan", "--model", temp.Path, "--device-memory", "4GiB");
+        var (code, _, stderr) = CliRunner.Run("plan", "--model", temp.Path, "--device-memory", "3GiB");
         Assert.That(code, Is.EqualTo(2));
-        Assert.That(stderr.Trim(), Does.StartWith("error: --device-memory 4.00 GiB is too small"));
+        Assert.That(stderr.Trim(), Does.StartWith("error: --device-memory 3.00 GiB is too small"));
         Assert.That(stderr.Trim().Split('\n'), Has.Length.EqualTo(1));
     }
 }

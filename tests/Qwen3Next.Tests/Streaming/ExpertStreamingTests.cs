@@ -16,12 +16,17 @@ public sealed class ExpertStreamingTests
 {
     private static readonly int[] Prompt = Enumerable.Range(0, 24).Select(i => ((i * 53) + 7) % 512).ToArray();
 
-    private static (float[] Logits, int[] Tokens, StreamingStatistics? Stats, long ExpertBytes) Generate(int? slots)
+    private static (float[] Logits, int[] Tokens, StreamingStatistics? Stats, long ExpertBytes) Generate(int? slots, bool streamLayers = false)
     {
         using var checkpoint = QwenCheckpoint.Open(Path.Combine(TestBackends.DataRoot, "models", "tiny-qwen3-next"));
         using var backend = IlgpuBackend.Create(DeviceKind.Cpu);
         var shapes = ModelShapes.From(checkpoint.Config);
         var streaming = slots is { } n ? backend.EnableExpertStreaming(shapes.Moe, n) : null;
+        if (streamLayers)
+        {
+            backend.EnableLayerStreaming(WeightInventory.From(checkpoint.Config).LayerBytes.Max() / 2);
+        }
+
         using var model = Qwen3NextModel.Load(backend, checkpoint);
         streaming?.Statistics.Reset();
         using var session = model.CreateSession(Prompt.Length + 4);
@@ -43,6 +48,19 @@ public sealed class ExpertStreamingTests
         Assert.That(s.ExpertBytesCopied, Is.EqualTo(s.ExpertMisses * streamed.ExpertBytes));
         Assert.That(s.HostToDeviceBytes, Is.EqualTo((s.ExpertMisses * streamed.ExpertBytes) + s.PrefetchedBytes));
         Assert.That(s.ExpertHits + s.ExpertMisses, Is.GreaterThan(0));
+    }
+
+    [Test]
+    public void StreamingLayerWeightsToo()
+    {
+        var resident = Generate(slots: null);
+        var streamed = Generate(slots: 32, streamLayers: true);
+        Assert.That(streamed.Logits, Is.EqualTo(resident.Logits), "bit-identical logits");
+        Assert.That(streamed.Tokens, Is.EqualTo(resident.Tokens));
+
+        var s = streamed.Stats!;
+        Assert.That(s.PrefetchedBytes, Is.GreaterThan(0));
+        Assert.That(s.HostToDeviceBytes, Is.EqualTo((s.ExpertMisses * streamed.ExpertBytes) + s.PrefetchedBytes));
     }
 
     [Test]

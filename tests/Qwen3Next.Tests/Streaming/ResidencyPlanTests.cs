@@ -42,9 +42,19 @@ public sealed class ResidencyPlanTests
     }
 
     [Test]
+    public void ABudgetBelowTheAlwaysNeededWeightsStreamsLayers()
+    {
+        var plan = ResidencyPlan.Create(Real, ByteSize.Parse("6GiB"));
+        Assert.That(plan.StreamsLayers, Is.True);
+        Assert.That(plan.StageBytes, Is.EqualTo(75_837_824), "the largest layer (linear attention) sizes each staging buffer");
+        Assert.That(plan.UsedBytes, Is.LessThanOrEqualTo(6L << 30));
+        Assert.That(plan.HostToDeviceBytesPerToken(1.0), Is.EqualTo((36 * 75_837_824.0) + (12 * 62_927_872.0)));
+    }
+
+    [Test]
     public void TooSmallABudgetSaysHowMuchIsNeeded()
     {
-        var e = Assert.Throws<InsufficientDeviceMemoryException>(() => ResidencyPlan.Create(Real, ByteSize.Parse("4GiB")))!;
+        var e = Assert.Throws<InsufficientDeviceMemoryException>(() => ResidencyPlan.Create(Real, ByteSize.Parse("3GiB")))!;
         Assert.That(e.NeededBytes, Is.GreaterThan(4L << 30));
         Assert.That(e.Message, Does.Contain("too small").And.Contain(e.NeededBytes.ToString("N0")));
     }

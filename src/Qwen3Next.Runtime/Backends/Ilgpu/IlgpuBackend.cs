@@ -15,7 +15,7 @@ namespace Qwen3Next.Backends.Ilgpu;
 /// accelerator (32-wide warps) where there is no GPU. Each op family lives beside its reference
 /// under <c>Ops/&lt;Family&gt;/</c>; this class owns buffers and weights and hands out the families.
 /// </summary>
-public sealed class IlgpuBackend : IKernelBackend
+public sealed class IlgpuBackend : IKernelBackend, ILayerStaging
 {
     private readonly bool ownsDevice;
 
@@ -98,6 +98,11 @@ public sealed class IlgpuBackend : IKernelBackend
 
         var (rows, cols) = WeightLoading.MatrixShape(view);
         var bits = WeightLoading.MatrixBits(view);
+        if (LayerStreaming is { } streaming && LayerWeightStreaming.LayerOf(view.Name) is { } layer)
+        {
+            return streaming.Register(layer, view.Name, rows, cols, bits);
+        }
+
         var matrix = Accelerator.Allocate1D<ushort>(bits.Length);
         matrix.View.CopyFromCPU(Stream, bits);
         return new IlgpuWeight(view.Name, rows, cols, matrix);
@@ -113,6 +118,20 @@ public sealed class IlgpuBackend : IKernelBackend
         Streaming = new ExpertStreaming(this, shape, slots, policy);
         return Streaming;
     }
+
+    /// <summary>When set, each layer's bf16 matrices stream through two device staging buffers.</summary>
+    public LayerWeightStreaming? LayerStreaming { get; private set; }
+
+    /// <summary>Streams non-expert layer matrices through two staging buffers of <paramref name="stageElements"/> bf16
+    /// values each (call before loading a model); statistics are shared with the expert cache when there is one.</summary>
+    public LayerWeightStreaming EnableLayerStreaming(long stageElements)
+    {
+        LayerStreaming?.Dispose();
+        LayerStreaming = new LayerWeightStreaming(Device, stageElements, Streaming?.Statistics ?? new StreamingStatistics());
+        return LayerStreaming;
+    }
+
+    public void BeforeLayer(int layer, int nextLayer) => LayerStreaming?.Stage(layer, nextLayer);
 
     public ExpertWeights LoadExperts(MoeShape shape, IReadOnlyList<ExpertTensors> experts)
         => Streaming is { } streaming ? streaming.Register(shape, experts) : IlgpuMoeOps.LoadExperts(this, shape, experts);
@@ -132,6 +151,7 @@ public sealed class IlgpuBackend : IKernelBackend
     public void Dispose()
     {
         Streaming?.Dispose();
+        LayerStreaming?.Dispose();
         foreach (var family in new object[] { Basic, GatedDelta, Attention, Moe })
         {
             (family as IDisposable)?.Dispose();

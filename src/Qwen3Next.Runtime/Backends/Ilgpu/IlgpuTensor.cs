@@ -25,7 +25,13 @@ public sealed class IlgpuWeight : DeviceWeight
     public IlgpuWeight(string name, MemoryBuffer1D<float, Stride1D.Dense> floats)
         : base(name, 1, (int)floats.Length) => this.floats = floats;
 
-    public ArrayView<ushort> Bits => bits?.View ?? throw new InvalidOperationException($"Weight '{Name}' is a vector, not a bf16 matrix.");
+    /// <summary>A bf16 matrix whose device copy lives in a layer staging buffer while its layer runs.</summary>
+    public IlgpuWeight(string name, int rows, int cols, IStagedBits staged)
+        : base(name, rows, cols) => this.staged = staged;
+
+    private readonly IStagedBits? staged;
+
+    public ArrayView<ushort> Bits => bits?.View ?? staged?.Current ?? throw new InvalidOperationException($"Weight '{Name}' is a vector, not a bf16 matrix.");
 
     public ArrayView<float> Values => floats?.View ?? throw new InvalidOperationException($"Weight '{Name}' is a bf16 matrix, not a vector.");
 
@@ -34,4 +40,10 @@ public sealed class IlgpuWeight : DeviceWeight
         bits?.Dispose();
         floats?.Dispose();
     }
+}
+
+/// <summary>Where a streamed matrix currently is on the device (valid while its layer is staged).</summary>
+public interface IStagedBits
+{
+    ArrayView<ushort> Current { get; }
 }
