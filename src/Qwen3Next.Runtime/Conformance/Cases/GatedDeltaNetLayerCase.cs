@@ -18,27 +18,19 @@ internal static class GatedDeltaNetLayerCase
         using (var y = b.Allocate((long)t * hidden))
         {
             mixer.Forward(b, x, t, state, y);
-            yield return CheckResult.Compare(f.Case, "output (prefill)", GatedDeltaRuleCase.Download(b, y), f.F32("output"), GoldenTolerances.LayerOutput);
+            yield return CheckResult.Compare(f.Case, "output (prefill)", CaseSteps.Download(b, y), f.F32("output"), GoldenTolerances.LayerOutput);
         }
 
         if (f.Has("conv_state_after_prefill"))
         {
-            yield return CheckResult.Compare(f.Case, "conv_state_after_prefill", GatedDeltaRuleCase.Download(b, state.Conv), f.F32("conv_state_after_prefill"), GoldenTolerances.LayerState);
-            yield return CheckResult.Compare(f.Case, "recurrent_state_after_prefill", GatedDeltaRuleCase.Download(b, state.Recurrent), f.F32("recurrent_state_after_prefill"), GoldenTolerances.LayerState);
+            yield return CheckResult.Compare(f.Case, "conv_state_after_prefill", CaseSteps.Download(b, state.Conv), f.F32("conv_state_after_prefill"), GoldenTolerances.LayerState);
+            yield return CheckResult.Compare(f.Case, "recurrent_state_after_prefill", CaseSteps.Download(b, state.Recurrent), f.F32("recurrent_state_after_prefill"), GoldenTolerances.LayerState);
         }
 
-        var decodeIn = f.F32("decode_hidden_states");
-        var decodeOut = new float[n * hidden];
-        using var step = b.Allocate(hidden);
-        for (int i = 0; i < n; i++)
-        {
-            using var x = b.Upload(decodeIn.AsSpan(i * hidden, hidden));
-            mixer.Forward(b, x, 1, state, step);
-            b.Download(step, decodeOut.AsSpan(i * hidden, hidden));
-        }
+        var decodeOut = CaseSteps.Decode(b, f.F32("decode_hidden_states"), n, hidden, (x, y) => mixer.Forward(b, x, 1, state, y));
 
         yield return CheckResult.Compare(f.Case, $"decode_output ({n} steps)", decodeOut, f.F32("decode_output"), GoldenTolerances.LayerOutput);
-        yield return CheckResult.Compare(f.Case, "conv_state_final", GatedDeltaRuleCase.Download(b, state.Conv), f.F32("conv_state_final"), GoldenTolerances.LayerState);
-        yield return CheckResult.Compare(f.Case, "recurrent_state_final", GatedDeltaRuleCase.Download(b, state.Recurrent), f.F32("recurrent_state_final"), GoldenTolerances.LayerState);
+        yield return CheckResult.Compare(f.Case, "conv_state_final", CaseSteps.Download(b, state.Conv), f.F32("conv_state_final"), GoldenTolerances.LayerState);
+        yield return CheckResult.Compare(f.Case, "recurrent_state_final", CaseSteps.Download(b, state.Recurrent), f.F32("recurrent_state_final"), GoldenTolerances.LayerState);
     }
 }

@@ -29,18 +29,11 @@ internal static class GatedDeltaRuleCase
             using var o = b.Allocate(f[oName].ElementCount);
             b.GatedDelta.Rule(shape, q, k, v, g, beta, state, o, l2, scale, mode);
             string tag = mode == GatedDeltaMode.Chunked ? "chunked" : "recurrent";
-            yield return CheckResult.Compare(f.Case, $"{oName} ({tag})", Download(b, o), f.F32(oName), GoldenTolerances.RuleOutput);
+            yield return CheckResult.Compare(f.Case, $"{oName} ({tag})", CaseSteps.Download(b, o), f.F32(oName), GoldenTolerances.RuleOutput);
             if (f.Has(stateName))
             {
-                yield return CheckResult.Compare(f.Case, $"{stateName} ({tag})", Download(b, state), f.F32(stateName), GoldenTolerances.RuleState);
+                yield return CheckResult.Compare(f.Case, $"{stateName} ({tag})", CaseSteps.Download(b, state), f.F32(stateName), GoldenTolerances.RuleState);
             }
         }
-    }
-
-    internal static float[] Download(IKernelBackend b, DeviceTensor t)
-    {
-        var r = new float[t.Length];
-        b.Download(t, r);
-        return r;
     }
 }

@@ -35,6 +35,6 @@ internal static class MoeBlockCase
         }
 
         yield return CheckResult.Compare(f.Case, "routing_weights", aligned, expectedWeights, GoldenTolerances.Moe);
-        yield return CheckResult.Compare(f.Case, "output", GatedDeltaRuleCase.Download(b, y), f.F32("output"), GoldenTolerances.Moe);
+        yield return CheckResult.Compare(f.Case, "output", CaseSteps.Download(b, y), f.F32("output"), GoldenTolerances.Moe);
     }
 }
