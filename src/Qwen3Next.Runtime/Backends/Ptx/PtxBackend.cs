@@ -29,16 +29,17 @@ public sealed class PtxBackend : IKernelBackend
     {
     }
 
-    internal PtxBackend(ComputeDevice device, bool ownsDevice, PtxCatalog catalog)
+    internal PtxBackend(ComputeDevice device, bool ownsDevice, PtxCatalog catalog, bool signaturesOnly = false)
     {
-        if (!device.IsCuda)
+        if (!device.IsCuda && !signaturesOnly)
         {
             throw new NotSupportedException($"{NoDeviceMessage} (the device is {device.Accelerator.AcceleratorType}).");
         }
 
         catalog.EnsureAvailable();
         storage = new IlgpuBackend(device, ownsDevice);
-        Kernels = new PtxKernelSet(device, catalog);
+        Signatures = new PtxSignatures(catalog);
+        kernels = signaturesOnly ? null : new PtxKernelSet(device, catalog);
         Workspace = new DeviceWorkspace(device.Accelerator, storage.Stream);
         Basic = PtxBasic = new PtxBasicOps(this);
         GatedDelta = new PtxGatedDeltaOps(this);
@@ -77,7 +78,20 @@ public sealed class PtxBackend : IKernelBackend
     /// <summary>The compute stream (the ILGPU accelerator's default stream); every op enqueues here.</summary>
     public AcceleratorStream Stream => storage.Stream;
 
-    public PtxKernelSet Kernels { get; }
+    private readonly PtxKernelSet? kernels;
+
+    public PtxKernelSet Kernels => kernels ?? throw new InvalidOperationException("This ptx backend only checks launch signatures.");
+
+    /// <summary>The embedded kernels' parameter lists; every launch is checked against them.</summary>
+    public PtxSignatures Signatures { get; }
+
+    /// <summary>
+    /// A ptx backend that runs every launcher on any device (the CPU accelerator included) and checks each launch's
+    /// arguments against the kernel's PTX signature and its launch configuration, without launching: the launch
+    /// layer's ABI checked without a GPU. Outputs are not computed.
+    /// </summary>
+    public static PtxBackend CreateSignatureCheck(ComputeDevice device, bool ownsDevice = false)
+        => new(device, ownsDevice, PtxCatalog.Embedded, signaturesOnly: true);
 
     internal DeviceWorkspace Workspace { get; }
 
@@ -109,12 +123,26 @@ public sealed class PtxBackend : IKernelBackend
     public ExpertWeights LoadExperts(MoeShape shape, IReadOnlyList<ExpertTensors> experts) => PtxMoeOps.LoadExperts(this, shape, experts);
 
     /// <summary>Enqueues <paramref name="kernel"/> on <see cref="Stream"/>.</summary>
-    internal void Launch(string kernel, LaunchConfig config, KernelArguments arguments) => Kernels[kernel].Launch(Stream, config, arguments);
+    /// <summary>Launches issued (or, in signature-check mode, checked) so far.</summary>
+    public long Launches { get; private set; }
+
+    internal void Launch(string kernel, LaunchConfig config, KernelArguments arguments)
+    {
+        Signatures.Check(kernel, arguments);
+        Launches++;
+        if (kernels is null)
+        {
+            config.Validate(kernel);
+            return;
+        }
+
+        kernels[kernel].Launch(Stream, config, arguments);
+    }
 
     public void Dispose()
     {
         Workspace.Dispose();
-        Kernels.Dispose();
+        kernels?.Dispose();
         storage.Dispose();
     }
 }
