@@ -35,7 +35,14 @@ internal sealed partial class KernelDecoder
             case "selp": Selp(ref ins, m, s.Operands); break;
             case "setp": Setp(ref ins, m, s.Operands); break;
             case "cvt": Cvt(ref ins, m, s.Operands); break;
-            case "rcp": case "sqrt": case "rsqrt": case "ex2": case "lg2": case "sin": case "cos": case "tanh":
+            case "rcp":
+            case "sqrt":
+            case "rsqrt":
+            case "ex2":
+            case "lg2":
+            case "sin":
+            case "cos":
+            case "tanh":
                 Special(ref ins, m, s.Opcode, s.Operands);
                 break;
             case "ld": case "ldu": Load(ref ins, m, s.Operands); break;
@@ -43,7 +50,8 @@ internal sealed partial class KernelDecoder
             case "atom": case "red": Atomic(ref ins, m, s.Opcode, s.Operands); break;
             case "cvta": Cvta(ref ins, m, s.Operands); break;
             case "bra": Branch(ref ins, m, s.Operands); break;
-            case "ret": case "exit":
+            case "ret":
+            case "exit":
                 Count(s.Operands, 0);
                 m.Take("uni");
                 ins.Op = Op.Exit;
@@ -58,7 +66,8 @@ internal sealed partial class KernelDecoder
                 ins.Op = Op.Activemask;
                 ins.D = Dst(s.Operands[0]);
                 break;
-            case "membar": case "fence":
+            case "membar":
+            case "fence":
                 m.TakeAny("cta", "gl", "sys", "gpu");
                 m.TakeAny("sc", "acq_rel");
                 ins.Op = Op.Membar;

@@ -85,7 +85,10 @@ internal sealed unsafe partial class Interpreter
             case Op.Clz64: return (ulong)BitOperations.LeadingZeroCount(a);
             case Op.Brev32: return ReverseBits((uint)a);
             case Op.Brev64: return ((ulong)ReverseBits((uint)a) << 32) | ReverseBits((uint)(a >> 32));
-            case Op.SubF32: case Op.AddF32: case Op.MulF32: case Op.FmaF32:
+            case Op.SubF32:
+            case Op.AddF32:
+            case Op.MulF32:
+            case Op.FmaF32:
                 throw new InvalidOperationException("handled by the fast path");
             default:
                 return ins.Op >= Op.CvtInt && ins.Op <= Op.CvtBf16FromF32 ? Convert(in ins, a) : FloatScalar(in ins, a, b, c);
@@ -169,31 +172,31 @@ internal sealed unsafe partial class Interpreter
         switch (ins.Op)
         {
             case Op.CvtInt:
-            {
-                Int128 v = st.IsSigned() ? SignExtend(a, st.Bits()) : (Int128)ZeroExtend(a, st.Bits());
-                if (ins.Sat)
                 {
-                    Int128 lo = dt.IsSigned() ? -((Int128)1 << (dt.Bits() - 1)) : 0;
-                    Int128 hi = dt.IsSigned() ? ((Int128)1 << (dt.Bits() - 1)) - 1 : ((Int128)1 << dt.Bits()) - 1;
-                    v = v < lo ? lo : v > hi ? hi : v;
+                    Int128 v = st.IsSigned() ? SignExtend(a, st.Bits()) : (Int128)ZeroExtend(a, st.Bits());
+                    if (ins.Sat)
+                    {
+                        Int128 lo = dt.IsSigned() ? -((Int128)1 << (dt.Bits() - 1)) : 0;
+                        Int128 hi = dt.IsSigned() ? ((Int128)1 << (dt.Bits() - 1)) - 1 : ((Int128)1 << dt.Bits()) - 1;
+                        v = v < lo ? lo : v > hi ? hi : v;
+                    }
+
+                    // The destination's width of the (sign- or zero-extended, then wrapped) value.
+                    return ZeroExtend((ulong)(long)v, dt.Bits());
                 }
 
-                // The destination's width of the (sign- or zero-extended, then wrapped) value.
-                return ZeroExtend((ulong)(long)v, dt.Bits());
-            }
-
             case Op.CvtF32FromInt:
-            {
-                ulong bits = st.IsSigned() ? (ulong)SignExtend(a, st.Bits()) : ZeroExtend(a, st.Bits());
-                return Out(PtxMath.IntToFloat(bits, st.IsSigned(), ins.Rnd), in ins);
-            }
+                {
+                    ulong bits = st.IsSigned() ? (ulong)SignExtend(a, st.Bits()) : ZeroExtend(a, st.Bits());
+                    return Out(PtxMath.IntToFloat(bits, st.IsSigned(), ins.Rnd), in ins);
+                }
 
             case Op.CvtF64FromInt:
-            {
-                ulong bits = st.IsSigned() ? (ulong)SignExtend(a, st.Bits()) : ZeroExtend(a, st.Bits());
-                double v = PtxMath.IntToDouble(bits, st.IsSigned(), ins.Rnd);
-                return (ulong)DoubleToInt64Bits(ins.Sat ? SaturateDouble(v) : v);
-            }
+                {
+                    ulong bits = st.IsSigned() ? (ulong)SignExtend(a, st.Bits()) : ZeroExtend(a, st.Bits());
+                    double v = PtxMath.IntToDouble(bits, st.IsSigned(), ins.Rnd);
+                    return (ulong)DoubleToInt64Bits(ins.Sat ? SaturateDouble(v) : v);
+                }
 
             case Op.CvtIntFromF32:
                 return PtxMath.FloatToInt(F(a, ins.Ftz), ins.Rnd, dt);
@@ -202,32 +205,32 @@ internal sealed unsafe partial class Interpreter
             case Op.CvtF32FromF64:
                 return Out(PtxMath.Narrow(UInt64BitsToDouble(a), ins.Rnd), in ins);
             case Op.CvtF64FromF32:
-            {
-                double v = F(a, ins.Ftz);
-                return (ulong)DoubleToInt64Bits(ins.Sat ? SaturateDouble(v) : v);
-            }
+                {
+                    double v = F(a, ins.Ftz);
+                    return (ulong)DoubleToInt64Bits(ins.Sat ? SaturateDouble(v) : v);
+                }
 
             case Op.CvtF32FromF32:
-            {
-                float v = F(a, ins.Ftz);
-                if (ins.RoundToInt)
                 {
-                    v = PtxMath.RoundIntegral(v, ins.Rnd);
-                }
+                    float v = F(a, ins.Ftz);
+                    if (ins.RoundToInt)
+                    {
+                        v = PtxMath.RoundIntegral(v, ins.Rnd);
+                    }
 
-                return Out(v, in ins);
-            }
+                    return Out(v, in ins);
+                }
 
             case Op.CvtF64FromF64:
-            {
-                double v = UInt64BitsToDouble(a);
-                if (ins.RoundToInt)
                 {
-                    v = PtxMath.RoundIntegral(v, ins.Rnd);
-                }
+                    double v = UInt64BitsToDouble(a);
+                    if (ins.RoundToInt)
+                    {
+                        v = PtxMath.RoundIntegral(v, ins.Rnd);
+                    }
 
-                return (ulong)DoubleToInt64Bits(ins.Sat ? SaturateDouble(v) : v);
-            }
+                    return (ulong)DoubleToInt64Bits(ins.Sat ? SaturateDouble(v) : v);
+                }
 
             case Op.CvtF32FromF16:
                 return Out((float)UInt16BitsToHalf((ushort)a), in ins);
