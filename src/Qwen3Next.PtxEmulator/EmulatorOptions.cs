@@ -21,5 +21,13 @@ public sealed record EmulatorOptions
     /// <summary>A launch that executes more warp instructions than this is stopped as a hang (0 = no limit).</summary>
     public long MaxWarpInstructions { get; init; }
 
+    /// <summary>When set, every instruction thread <see cref="TraceThread"/> of block <see cref="TraceBlock"/> executes is
+    /// written here with the values it produced (debugging a kernel line by line).</summary>
+    public Action<string>? Trace { get; init; }
+
+    public (int X, int Y, int Z) TraceBlock { get; init; }
+
+    public int TraceThread { get; init; }
+
     public static EmulatorOptions Default { get; } = new();
 }

@@ -19,7 +19,13 @@ public sealed class KernelParameterPacker(DecodedKernel kernel)
             throw new PtxLaunchException($"{kernel.Name}: parameter {index} ({p.Name}) is {p.Size} bytes (.{p.Type}), a {size}-byte value was given");
         }
 
-        BitConverter.TryWriteBytes(bytes.AsSpan(p.Offset, size), size == 4 ? (uint)value : value);
+        bool written = size == 4 ? BitConverter.TryWriteBytes(bytes.AsSpan(p.Offset, 4), (uint)value)
+            : BitConverter.TryWriteBytes(bytes.AsSpan(p.Offset, 8), value);
+        if (!written)
+        {
+            throw new PtxLaunchException($"{kernel.Name}: parameter {index} ({p.Name}) could not take a {size}-byte value");
+        }
+
         return this;
     }
 

@@ -702,6 +702,9 @@ internal sealed partial class KernelDecoder
         Count(ops, 2);
         ins.List = List(ops[0], t, destination: true, ins.Vec);
         ins.D = registerLists[ins.List];
+
+        // A signed sub-64-bit load into a 64-bit register sign-extends to the register's width (PTX ISA §9.7.9.8).
+        ins.Uniform = t.IsSigned() && t.Bytes() < 8 && IsWide(ins.D);
         Address(ref ins, ops[1], ins.Space);
         if (ins.NonCoherent && ins.Space != MemorySpace.Global)
         {

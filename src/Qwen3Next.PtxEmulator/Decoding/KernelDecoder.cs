@@ -19,6 +19,7 @@ internal sealed partial class KernelDecoder
     private readonly string module;
     private readonly PtxEntrySyntax entry;
     private readonly Dictionary<string, int> registers = new(StringComparer.Ordinal);
+    private readonly HashSet<int> wideRegisters = [];
     private readonly Dictionary<ulong, int> constants = [];
     private readonly List<(int, ulong)> constantList = [];
     private readonly List<(int, SpecialRegister)> specialList = [];
@@ -144,18 +145,21 @@ internal sealed partial class KernelDecoder
     {
         foreach (var d in entry.Body.OfType<PtxRegisterDeclaration>())
         {
-            if (d.Count == 0)
+            bool wide = PtxParser.TypeBytes(d.Type) == 8;
+            for (int i = 0; i < Math.Max(1, d.Count); i++)
             {
-                registers[d.Name] = registerCount++;
-                continue;
-            }
+                if (wide)
+                {
+                    wideRegisters.Add(registerCount);
+                }
 
-            for (int i = 0; i < d.Count; i++)
-            {
-                registers[d.Name + i.ToString(System.Globalization.CultureInfo.InvariantCulture)] = registerCount++;
+                registers[d.Count == 0 ? d.Name : d.Name + i.ToString(System.Globalization.CultureInfo.InvariantCulture)] = registerCount++;
             }
         }
     }
+
+    /// <summary>True when the register at offset <paramref name="offset"/> (index × 32) is declared 64-bit.</summary>
+    private bool IsWide(int offset) => wideRegisters.Contains(offset / 32);
 
     internal static int AlignUp(int value, int align) => (value + align - 1) / align * align;
 

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics;
 using Qwen3Next.PtxEmulator.Decoding;
 using static System.BitConverter;
@@ -11,6 +12,7 @@ namespace Qwen3Next.PtxEmulator.Execution;
 /// </summary>
 internal sealed unsafe partial class Interpreter
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Arithmetic(Warp w, in Instr ins, uint exec)
     {
         ulong* r = w.R;
@@ -307,6 +309,7 @@ internal sealed unsafe partial class Interpreter
         return SingleToUInt32Bits(x);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Float32Binary(Warp w, in Instr ins, uint exec)
     {
         ulong* d = w.R + ins.D, a = w.R + ins.A, b = w.R + ins.B;
@@ -345,6 +348,7 @@ internal sealed unsafe partial class Interpreter
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void SetpInt(Warp w, in Instr ins, uint exec)
     {
         ulong* a = w.R + ins.A, b = w.R + ins.B;
@@ -378,6 +382,7 @@ internal sealed unsafe partial class Interpreter
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void SetpF32(Warp w, in Instr ins, uint exec)
     {
         ulong* a = w.R + ins.A, b = w.R + ins.B;

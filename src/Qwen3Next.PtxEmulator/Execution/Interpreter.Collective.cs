@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics;
 using Qwen3Next.PtxEmulator.Decoding;
 using Qwen3Next.PtxEmulator.Sanitizer;
@@ -107,6 +108,7 @@ internal sealed unsafe partial class Interpreter
     }
 
     /// <summary>shfl.sync (PTX ISA §9.7.8.6): c packs the clamp (bits 0–4) and segment mask (bits 8–12).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Shuffle(Warp w, in Instr ins, int pc, uint exec)
     {
         ulong* d = w.R + ins.D, a = w.R + ins.A, b = w.R + ins.B, c = w.R + ins.C;
@@ -254,6 +256,7 @@ internal sealed unsafe partial class Interpreter
     private static float Half16(uint bits, bool bf16) => bf16 ? UInt32BitsToSingle(bits << 16) : (float)UInt16BitsToHalf((ushort)bits);
 
     /// <summary>Counts the instruction, and a global-load round trip when it reads a register a pending load writes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Count(Warp w, in Instr ins, uint exec)
     {
         var c = counters!;

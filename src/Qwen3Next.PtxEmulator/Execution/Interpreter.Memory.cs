@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics;
 using Qwen3Next.PtxEmulator.Decoding;
 using Qwen3Next.PtxEmulator.Sanitizer;
@@ -12,6 +13,7 @@ namespace Qwen3Next.PtxEmulator.Execution;
 /// </summary>
 internal sealed unsafe partial class Interpreter
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void MemoryAccess(Warp w, in Instr ins, int pc, uint exec)
     {
         if (exec == 0)
@@ -54,7 +56,8 @@ internal sealed unsafe partial class Interpreter
             {
                 for (int v = 0; v < ins.Vec; v++)
                 {
-                    r[lists[ins.List + v] + l] = p == null ? 0 : Load(p + (v * size), ins.Type);
+                    ulong value = p == null ? 0 : Load(p + (v * size), ins.Type);
+                    r[lists[ins.List + v] + l] = ins.Uniform ? (ulong)SignExtend(value, size * 8) : value;
                 }
             }
             else if (ins.Op == Op.St)
@@ -207,6 +210,7 @@ internal sealed unsafe partial class Interpreter
 
     /// <summary>Host pointer for [addr, addr + bytes) in <paramref name="space"/> (generic resolved), or null after
     /// reporting why the access is invalid.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private byte* Resolve(Warp w, MemorySpace space, ulong addr, int bytes, int lane, int pc, bool write, bool nonCoherent, bool atomic,
         out MemorySpace resolved)
     {

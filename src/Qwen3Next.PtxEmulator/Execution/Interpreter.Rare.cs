@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics;
 using Qwen3Next.PtxEmulator.Decoding;
 using static System.BitConverter;
@@ -11,6 +12,7 @@ namespace Qwen3Next.PtxEmulator.Execution;
 /// </summary>
 internal sealed unsafe partial class Interpreter
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ArithmeticRare(Warp w, in Instr ins, uint exec)
     {
         ulong* r = w.R;

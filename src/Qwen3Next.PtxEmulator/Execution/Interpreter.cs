@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics;
 using System.Runtime.InteropServices;
 using Qwen3Next.PtxEmulator.Counters;
@@ -305,6 +306,7 @@ internal sealed unsafe partial class Interpreter : IDisposable
     }
 
     /// <summary>Runs a warp until it blocks, exits or its slice ends; false when the launch must stop.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool RunWarp(Warp w)
     {
         for (int budget = options.WarpTimeSlice; budget > 0; budget--)
@@ -375,6 +377,7 @@ internal sealed unsafe partial class Interpreter : IDisposable
         w.TryReconverge();
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private uint GuardMask(Warp w, in Instr ins, uint mask)
     {
         ulong* p = w.R + ins.Guard;
@@ -392,6 +395,7 @@ internal sealed unsafe partial class Interpreter : IDisposable
     }
 
     /// <summary>Executes the instruction at <paramref name="pc"/> for the lanes of <paramref name="mask"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool Step(Warp w, int pc, uint mask)
     {
         ref Instr ins = ref code[pc];
@@ -400,6 +404,24 @@ internal sealed unsafe partial class Interpreter : IDisposable
         {
             Count(w, in ins, exec);
         }
+
+        if (options.Trace is not null && cta == options.TraceBlock && options.TraceThread >> 5 == w.Index
+            && (mask & (1u << (options.TraceThread & 31))) != 0)
+        {
+            bool result = Execute(w, pc, mask, exec, ref ins);
+            int lane = options.TraceThread & 31;
+            bool ran = (exec & (1u << lane)) != 0;
+            string value = ran && ins.D >= 0 ? $" -> 0x{w.R[ins.D + lane]:X}" : ran ? "" : " (guard false)";
+            options.Trace($"{kernel.Module}:{ins.Line} [{pc}] {kernel.Source[pc]}{value}");
+            return result;
+        }
+
+        return Execute(w, pc, mask, exec, ref ins);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private bool Execute(Warp w, int pc, uint mask, uint exec, ref Instr ins)
+    {
 
         switch (ins.Op)
         {
