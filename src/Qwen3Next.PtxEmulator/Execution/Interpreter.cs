@@ -280,6 +280,11 @@ internal sealed unsafe partial class Interpreter : IDisposable
                 continue;
             }
 
+            if (!w.Converged)
+            {
+                CheckAlignedBarrier(w);
+            }
+
             if (w.Converged)
             {
                 w.WarpPc++;
@@ -303,6 +308,23 @@ internal sealed unsafe partial class Interpreter : IDisposable
         }
 
         return true;
+    }
+
+    /// <summary>bar.sync is .aligned: every live lane of a warp must wait at the same barrier instruction.</summary>
+    private void CheckAlignedBarrier(Warp w)
+    {
+        int first = BitOperations.TrailingZeroCount(w.BarrierWait);
+        int pc = w.Pc[first];
+        for (uint m = w.BarrierWait; m != 0; m &= m - 1)
+        {
+            int l = BitOperations.TrailingZeroCount(m);
+            if (w.Pc[l] != pc)
+            {
+                san.Report(SanitizerRule.BarrierDivergence, w.Pc[l], ThreadId(w, 1u << l), 0,
+                    $"warp {w.Index} is split across two barrier instructions (lines {code[pc].Line} and {code[w.Pc[l]].Line}); .aligned barriers must be reached by whole warps at the same instruction");
+                return;
+            }
+        }
     }
 
     /// <summary>Runs a warp until it blocks, exits or its slice ends; false when the launch must stop.</summary>
@@ -506,15 +528,10 @@ internal sealed unsafe partial class Interpreter : IDisposable
             return;
         }
 
+        // Lanes may reach the barrier at different times (lowest-PC-first scheduling runs one side of a branch
+        // first); whether the whole warp met at the same barrier instruction is checked when it releases.
         int first = BitOperations.TrailingZeroCount(exec);
-        int id = (int)(uint)w.R[ins.A + first];
-        if (exec != w.Live)
-        {
-            san.Report(SanitizerRule.BarrierDivergence, pc, ThreadId(w, exec), 0,
-                $"only lanes 0x{exec:X8} of warp {w.Index} (live 0x{w.Live:X8}) reached bar.sync {id}; .aligned barriers must be reached by whole warps");
-        }
-
-        w.BarrierId = id;
+        w.BarrierId = (int)(uint)w.R[ins.A + first];
         if (w.Converged && exec == mask && mask == w.Live)
         {
             w.BarrierWait = exec;
