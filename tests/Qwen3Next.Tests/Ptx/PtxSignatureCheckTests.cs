@@ -3,14 +3,14 @@ using Qwen3Next.Backends.Ptx;
 using Qwen3Next.Benchmarks;
 using Qwen3Next.Conformance;
 using Qwen3Next.Cuda;
-using Qwen3Next.Device;
 
 namespace Qwen3Next.Tests.Ptx;
 
 /// <summary>
-/// Every ptx launcher, driven through real op calls on the CPU accelerator, passes arguments that match the
-/// compiled kernel's <c>.entry</c> parameter list and a valid launch configuration. Nothing is launched, so the
-/// numbers are not checked here (that needs a GPU), but an argument-order or type slip in a launcher is caught.
+/// Every ptx launcher, driven through real op calls on the host-memory signature-check driver, passes arguments that
+/// match the compiled kernel's <c>.entry</c> parameter list, a valid launch configuration and pointers into live
+/// device allocations. Nothing is launched, so the numbers are not checked here (that needs a GPU or the emulator),
+/// but an argument-order, type or offset slip in a launcher is caught.
 /// </summary>
 public sealed class PtxSignatureCheckTests
 {
@@ -24,7 +24,7 @@ public sealed class PtxSignatureCheckTests
             Assert.Ignore("No PTX embedded (nvcc was not available at build time).");
         }
 
-        backend = PtxBackend.CreateSignatureCheck(ComputeDevice.Create(DeviceKind.Cpu), ownsDevice: true);
+        backend = PtxBackend.CreateSignatureCheck();
     }
 
     [OneTimeTearDown]
@@ -43,9 +43,9 @@ public sealed class PtxSignatureCheckTests
     public void WorkloadLaunchesMatchTheirKernels(string workload)
     {
         using var w = OpWorkloads.Create(workload, backend!, BenchmarkScale.Small);
-        long before = backend!.Launches;
+        long before = backend!.DriverCounters.Launches;
         Assert.DoesNotThrow(() => w.Run());
-        Assert.That(backend.Launches, Is.GreaterThan(before), "the op went through the ptx launchers");
+        Assert.That(backend.DriverCounters.Launches, Is.GreaterThan(before), "the op went through the ptx launchers");
     }
 
     public static IEnumerable<string> GoldenCases()
