@@ -214,16 +214,16 @@ internal sealed unsafe class CudaApiDriver : ICudaDriver
         CudaDriver.Check(Api.DestroyEvent(Handle(cudaEvent.Value)), "cuEventDestroy", subject);
     }
 
-    public ModuleHandle LoadModule(string name, string ptx)
+    public KernelModuleHandle LoadModule(string name, string ptx)
     {
         string subject = $"module {name}";
         MakeCurrent(subject);
         var error = Api.LoadModule(out IntPtr module, ptx, out string? log);
         CudaDriver.Check(error, "cuModuleLoadDataEx", subject, string.IsNullOrWhiteSpace(log) ? null : $"JIT log: {log.TrimEnd('\0')}");
-        return new ModuleHandle(Value(module));
+        return new KernelModuleHandle(Value(module));
     }
 
-    public FunctionHandle GetFunction(ModuleHandle module, string entry, string subject)
+    public FunctionHandle GetFunction(KernelModuleHandle module, string entry, string subject)
     {
         MakeCurrent(subject);
         CudaDriver.Check(Api.GetModuleFunction(out IntPtr function, Handle(module.Value), entry), "cuModuleGetFunction", subject);
@@ -237,7 +237,7 @@ internal sealed unsafe class CudaApiDriver : ICudaDriver
             "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", subject, $"requested {bytes} bytes");
     }
 
-    public void UnloadModule(ModuleHandle module, string subject)
+    public void UnloadModule(KernelModuleHandle module, string subject)
     {
         if (ContextGone)
         {

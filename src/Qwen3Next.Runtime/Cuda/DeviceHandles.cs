@@ -21,7 +21,7 @@ internal readonly record struct StreamHandle(ulong Value);
 internal readonly record struct EventHandle(ulong Value);
 
 /// <summary>A loaded PTX module (<c>CUmodule</c>).</summary>
-internal readonly record struct ModuleHandle(ulong Value);
+internal readonly record struct KernelModuleHandle(ulong Value);
 
 /// <summary>One kernel of a loaded module (<c>CUfunction</c>).</summary>
 internal readonly record struct FunctionHandle(ulong Value);

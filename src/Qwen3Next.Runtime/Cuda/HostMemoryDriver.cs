@@ -267,17 +267,17 @@ internal abstract unsafe class HostMemoryDriver : ICudaDriver
         }
     }
 
-    public ModuleHandle LoadModule(string name, string ptx)
+    public KernelModuleHandle LoadModule(string name, string ptx)
     {
         lock (modules)
         {
-            var handle = new ModuleHandle(NewHandle());
+            var handle = new KernelModuleHandle(NewHandle());
             modules.Add(handle.Value, new HostModule(name, ptx, PtxSignatures.Parse(ptx)));
             return handle;
         }
     }
 
-    public FunctionHandle GetFunction(ModuleHandle module, string entry, string subject)
+    public FunctionHandle GetFunction(KernelModuleHandle module, string entry, string subject)
     {
         const string call = "cuModuleGetFunction";
         lock (modules)
@@ -303,7 +303,7 @@ internal abstract unsafe class HostMemoryDriver : ICudaDriver
         resolved.MaxDynamicSharedBytes = bytes;
     }
 
-    public void UnloadModule(ModuleHandle module, string subject)
+    public void UnloadModule(KernelModuleHandle module, string subject)
     {
         if (disposed)
         {

@@ -76,15 +76,15 @@ internal interface ICudaDriver : IDisposable
     void DestroyEvent(EventHandle cudaEvent, string subject);
 
     /// <summary><c>cuModuleLoadDataEx</c> of PTX text; <paramref name="name"/> (e.g. <c>basic/rmsnorm.ptx</c>) names it in messages.</summary>
-    ModuleHandle LoadModule(string name, string ptx);
+    KernelModuleHandle LoadModule(string name, string ptx);
 
     /// <summary><c>cuModuleGetFunction</c>: the <c>.entry</c> named <paramref name="entry"/>.</summary>
-    FunctionHandle GetFunction(ModuleHandle module, string entry, string subject);
+    FunctionHandle GetFunction(KernelModuleHandle module, string entry, string subject);
 
     /// <summary><c>cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)</c>: lets launches use more than 48 KiB.</summary>
     void SetMaxDynamicSharedBytes(FunctionHandle function, int bytes, string subject);
 
-    void UnloadModule(ModuleHandle module, string subject);
+    void UnloadModule(KernelModuleHandle module, string subject);
 
     /// <summary><c>cuLaunchKernel</c>; the driver copies the argument values before it returns.</summary>
     void Launch(FunctionHandle function, LaunchConfig config, KernelArguments arguments, StreamHandle stream, string subject);

@@ -8,9 +8,9 @@ internal sealed class PtxModule : IDisposable
 {
     private readonly ICudaDriver driver;
     private readonly Dictionary<string, PtxKernel> kernels = new(StringComparer.Ordinal);
-    private ModuleHandle? handle;
+    private KernelModuleHandle? handle;
 
-    private PtxModule(ICudaDriver driver, string name, ModuleHandle handle)
+    private PtxModule(ICudaDriver driver, string name, KernelModuleHandle handle)
     {
         this.driver = driver;
         Name = name;

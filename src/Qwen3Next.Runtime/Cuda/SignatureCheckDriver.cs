@@ -9,9 +9,27 @@ namespace Qwen3Next.Cuda;
 /// </summary>
 internal sealed class SignatureCheckDriver : HostMemoryDriver
 {
+    private readonly Dictionary<string, long> checkedLaunches = new(StringComparer.Ordinal);
+
     public override string Description => "host memory (signature check: launches are checked, not run)";
+
+    /// <summary>Launches that reached their stream, by kernel (a graph replay counts each kernel it holds).</summary>
+    public IReadOnlyDictionary<string, long> CheckedLaunches
+    {
+        get
+        {
+            lock (checkedLaunches)
+            {
+                return new Dictionary<string, long>(checkedLaunches, StringComparer.Ordinal);
+            }
+        }
+    }
 
     protected override void RunKernel(HostFunction function, LaunchConfig config, ulong[] arguments)
     {
+        lock (checkedLaunches)
+        {
+            checkedLaunches[function.Name] = checkedLaunches.GetValueOrDefault(function.Name) + 1;
+        }
     }
 }
