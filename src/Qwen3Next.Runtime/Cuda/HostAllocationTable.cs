@@ -31,7 +31,7 @@ internal sealed record HostAllocation(ulong Start, long Bytes, HostAllocationKin
 /// memsets really move bytes), zero-filled when allocated so a read of memory no kernel wrote is deterministic
 /// (a GPU gives no such guarantee), and every live range recorded so each access can be checked against it.
 /// </summary>
-internal sealed unsafe class HostAllocationTable : IDisposable
+internal sealed unsafe class HostAllocationTable : IDriverMemory
 {
     /// <summary><c>cuMemAlloc</c> aligns to at least 256 bytes.</summary>
     public const int Alignment = 256;
@@ -134,6 +134,19 @@ internal sealed unsafe class HostAllocationTable : IDisposable
         }
 
         return allocation;
+    }
+
+    public void Copy(ulong destination, ulong source, long bytes) => Buffer.MemoryCopy((void*)source, (void*)destination, bytes, bytes);
+
+    public void Fill8(ulong destination, byte value, long bytes) => NativeMemory.Fill((void*)destination, (nuint)bytes, value);
+
+    public void Fill32(ulong destination, uint value, long count)
+    {
+        var words = (uint*)destination;
+        for (long i = 0; i < count; i++)
+        {
+            words[i] = value;
+        }
     }
 
     /// <summary>Frees everything still live.</summary>

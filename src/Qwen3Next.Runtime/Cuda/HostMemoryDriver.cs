@@ -16,7 +16,7 @@ internal abstract unsafe class HostMemoryDriver : ICudaDriver
 {
     private const int DefaultDynamicSharedBytes = PtxKernel.DefaultDynamicSharedBytes;
 
-    private readonly HostAllocationTable memory = new();
+    private readonly IDriverMemory memory;
     private readonly Dictionary<ulong, List<Action>?> streams = [];
     private readonly Dictionary<ulong, HostEvent> events = [];
     private readonly Dictionary<ulong, HostModule> modules = [];
@@ -25,6 +25,9 @@ internal abstract unsafe class HostMemoryDriver : ICudaDriver
     private readonly Dictionary<ulong, Action[]> executables = [];
     private long nextHandle = 0x1000;
     private bool disposed;
+
+    /// <summary>A driver on <paramref name="memory"/> (owned: disposed with the driver); plain host memory by default.</summary>
+    protected HostMemoryDriver(IDriverMemory? memory = null) => this.memory = memory ?? new HostAllocationTable();
 
     public abstract string Description { get; }
 
@@ -85,7 +88,7 @@ internal abstract unsafe class HostMemoryDriver : ICudaDriver
     {
         const string call = "cuMemsetD8Async";
         Submit(stream, call, subject, () => memory.Require(destination.Address, bytes, deviceVisible: true, call, subject),
-            () => NativeMemory.Fill((void*)destination.Address, (nuint)bytes, value));
+            () => memory.Fill8(destination.Address, value, bytes));
         Counters.CountMemset();
     }
 
@@ -97,14 +100,8 @@ internal abstract unsafe class HostMemoryDriver : ICudaDriver
             throw CudaErrors.Create(CudaErrors.InvalidValue, call, subject, $"{destination} is not 4-byte aligned");
         }
 
-        Submit(stream, call, subject, () => memory.Require(destination.Address, checked(count * 4), deviceVisible: true, call, subject), () =>
-        {
-            var words = (uint*)destination.Address;
-            for (long i = 0; i < count; i++)
-            {
-                words[i] = value;
-            }
-        });
+        Submit(stream, call, subject, () => memory.Require(destination.Address, checked(count * 4), deviceVisible: true, call, subject),
+            () => memory.Fill32(destination.Address, value, count));
         Counters.CountMemset();
     }
 
@@ -114,7 +111,7 @@ internal abstract unsafe class HostMemoryDriver : ICudaDriver
         var host = (ulong)source;
         RequireCapturableHost(stream, host, bytes, call, subject);
         Submit(stream, call, subject, () => memory.Require(destination.Address, bytes, deviceVisible: true, call, subject),
-            () => Buffer.MemoryCopy((void*)host, (void*)destination.Address, bytes, bytes));
+            () => memory.Copy(destination.Address, host, bytes));
         Counters.CountCopy(CopyDirection.HostToDevice, bytes);
     }
 
@@ -124,7 +121,7 @@ internal abstract unsafe class HostMemoryDriver : ICudaDriver
         var host = (ulong)destination;
         RequireCapturableHost(stream, host, bytes, call, subject);
         Submit(stream, call, subject, () => memory.Require(source.Address, bytes, deviceVisible: true, call, subject),
-            () => Buffer.MemoryCopy((void*)source.Address, (void*)host, bytes, bytes));
+            () => memory.Copy(host, source.Address, bytes));
         Counters.CountCopy(CopyDirection.DeviceToHost, bytes);
     }
 
@@ -135,7 +132,7 @@ internal abstract unsafe class HostMemoryDriver : ICudaDriver
         {
             memory.Require(source.Address, bytes, deviceVisible: true, call, subject);
             memory.Require(destination.Address, bytes, deviceVisible: true, call, subject);
-        }, () => Buffer.MemoryCopy((void*)source.Address, (void*)destination.Address, bytes, bytes));
+        }, () => memory.Copy(destination.Address, source.Address, bytes));
         Counters.CountCopy(CopyDirection.DeviceToDevice, bytes);
     }
 

@@ -6,6 +6,7 @@ using Qwen3Next.Ops.Attention;
 using Qwen3Next.Ops.Basic;
 using Qwen3Next.Ops.GatedDelta;
 using Qwen3Next.Ops.Moe;
+using Qwen3Next.PtxEmulator;
 
 namespace Qwen3Next.Backends.Ptx;
 
@@ -84,6 +85,16 @@ public sealed class PtxBackend : IKernelBackend
     /// </summary>
     public static PtxBackend CreateSignatureCheck() => new(new SignatureCheckDriver(), PtxCatalog.Embedded);
 
+    /// <summary>
+    /// The ptx backend on the PTX emulator (<see cref="EmulatedCudaDriver"/>): the same launchers and driver calls as on
+    /// a GPU, each kernel's shipped PTX executed on the CPU under <paramref name="options"/> (sanitizer on by default).
+    /// </summary>
+    public static PtxBackend CreateEmulated(EmulatorOptions? options = null)
+        => new(new EmulatedCudaDriver(new EmulatedGpu(options)), PtxCatalog.Embedded) { name = "ptx-emu" };
+
+    /// <summary>The emulator under this backend, or null on a GPU or in signature-check mode.</summary>
+    public EmulatedGpu? Emulator => (Driver as EmulatedCudaDriver)?.Gpu;
+
     private static CudaApiDriver CudaDriverOf(ComputeDevice device, bool ownsDevice)
     {
         if (!device.IsCuda)
@@ -94,7 +105,9 @@ public sealed class PtxBackend : IKernelBackend
         return new CudaApiDriver(device, ownsDevice);
     }
 
-    public string Name => "ptx";
+    private string name = "ptx";
+
+    public string Name => name;
 
     /// <summary>The device this backend runs on, in words.</summary>
     public string Description => Driver.Description;
