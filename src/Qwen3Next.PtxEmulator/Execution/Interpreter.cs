@@ -39,7 +39,7 @@ internal sealed unsafe partial class Interpreter : IDisposable
     private (int X, int Y, int Z) cta;
 
     public Interpreter(DecodedKernel kernel, LaunchGeometry geometry, ReadOnlySpan<byte> parameters, DeviceMemory memory,
-        EmulatorOptions options, long launchEpoch)
+        EmulatorOptions options, long launchEpoch, SharedShadow sharedShadow)
     {
         geometry.Validate(kernel);
         if (parameters.Length != kernel.ParameterBytes)
@@ -61,7 +61,7 @@ internal sealed unsafe partial class Interpreter : IDisposable
         local = (byte*)NativeMemory.AlignedAlloc((nuint)Math.Max(16, localBytes * threadsPerCta), 16);
         param = (byte*)NativeMemory.AlignedAlloc((nuint)Math.Max(16, paramBytes), 16);
         parameters.CopyTo(new Span<byte>(param, paramBytes));
-        san = new LaunchSanitizer(kernel, options.Sanitize, options.MaxFindings, launchEpoch, sharedBytes)
+        san = new LaunchSanitizer(kernel, options.Sanitize, options.MaxFindings, launchEpoch, sharedBytes, sharedShadow)
         {
             BlockDim = (geometry.Block.X, geometry.Block.Y, geometry.Block.Z),
         };
@@ -201,11 +201,7 @@ internal sealed unsafe partial class Interpreter : IDisposable
         w.Converged = true;
         w.WarpPc = 0;
         w.RoundTrips = 0;
-        if (w.AnyPending)
-        {
-            Array.Clear(w.Pending);
-            w.AnyPending = false;
-        }
+        w.ClearPending();
 
         var (bx, by, bz) = (geometry.Block.X, geometry.Block.Y, geometry.Block.Z);
         foreach (var (reg, kind) in kernel.Specials)

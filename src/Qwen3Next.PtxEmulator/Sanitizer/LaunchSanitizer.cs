@@ -22,25 +22,25 @@ internal sealed class LaunchSanitizer
     private readonly int maxFindings;
     private readonly long launchEpoch;
 
-    // Shared-memory shadow of the running CTA, one entry per 4-byte word.
+    // Shared-memory shadow of the running CTA, one entry per 4-byte word (arrays of the device's SharedShadow).
+    private readonly SharedShadow shadow;
     private readonly int[] writer, writerEpoch, writerSync, reader, readerWarp, readerEpoch, readerSync;
     private readonly ulong[] sharedInit;
-    private int epochCounter;
 
-    public LaunchSanitizer(DecodedKernel kernel, bool checks, int maxFindings, long launchEpoch, int sharedBytes)
+    public LaunchSanitizer(DecodedKernel kernel, bool checks, int maxFindings, long launchEpoch, int sharedBytes, SharedShadow shadow)
     {
         this.kernel = kernel;
         Checks = checks;
         this.maxFindings = maxFindings;
         this.launchEpoch = launchEpoch;
-        int words = checks ? (sharedBytes + 3) / 4 : 0;
-        writer = new int[words];
-        writerEpoch = new int[words];
-        writerSync = new int[words];
-        reader = new int[words];
-        readerWarp = new int[words];
-        readerEpoch = new int[words];
-        readerSync = new int[words];
+        this.shadow = shadow;
+        if (checks)
+        {
+            shadow.Ensure((sharedBytes + 3) / 4);
+        }
+
+        (writer, writerEpoch, writerSync) = (shadow.Writer, shadow.WriterEpoch, shadow.WriterSync);
+        (reader, readerWarp, readerEpoch, readerSync) = (shadow.Reader, shadow.ReaderWarp, shadow.ReaderEpoch, shadow.ReaderSync);
         sharedInit = new ulong[checks ? (sharedBytes + 63) / 64 : 0];
     }
 
@@ -60,11 +60,11 @@ internal sealed class LaunchSanitizer
 
     public void BeginCta()
     {
-        BarrierEpoch = ++epochCounter;
+        BarrierEpoch = shadow.NextEpoch();
         Array.Clear(sharedInit);
     }
 
-    public void BarrierReleased() => BarrierEpoch = ++epochCounter;
+    public void BarrierReleased() => BarrierEpoch = shadow.NextEpoch();
 
     public (int X, int Y, int Z) ThreadOf(int tid)
         => (tid % BlockDim.X, tid / BlockDim.X % BlockDim.Y, tid / (BlockDim.X * BlockDim.Y));
