@@ -91,6 +91,8 @@ internal sealed unsafe partial class Interpreter : IDisposable
     public void Run()
     {
         var grid = geometry.Grid;
+        var sampling = options.Sampling;
+        bool completed = false;
         try
         {
             long linear = 0;
@@ -100,6 +102,11 @@ internal sealed unsafe partial class Interpreter : IDisposable
                 {
                     for (int x = 0; x < grid.X; x++, linear++)
                     {
+                        if (sampling is not null && !sampling.Includes(x, linear))
+                        {
+                            continue;
+                        }
+
                         if (!RunCta(x, y, z, linear))
                         {
                             return;
@@ -107,6 +114,8 @@ internal sealed unsafe partial class Interpreter : IDisposable
                     }
                 }
             }
+
+            completed = true;
         }
         catch (FindingLimitReached)
         {
@@ -119,6 +128,11 @@ internal sealed unsafe partial class Interpreter : IDisposable
                 counters.UniqueLoadSectors = loadSectors!.Count;
                 counters.UniqueStoreSectors = storeSectors!.Count;
                 counters.Warps = counters.Ctas * warps.Length;
+                counters.CtasRun = counters.Ctas;
+                if (completed && sampling is not null)
+                {
+                    counters.ScaleToGrid(grid.Count, warps.Length);
+                }
             }
         }
     }
