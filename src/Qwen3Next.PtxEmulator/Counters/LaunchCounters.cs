@@ -80,8 +80,9 @@ public sealed class LaunchCounters
     public long Count(Op op) => WarpInstructionsByOp[(int)op];
 
     /// <summary>Scales the counts of the <see cref="Ctas"/> CTAs that ran to <paramref name="gridCtas"/> CTAs,
-    /// assuming the sample is typical. The slowest warp's round trips are a maximum and stay as measured.</summary>
-    internal void ScaleToGrid(long gridCtas, int warpsPerCta)
+    /// assuming the sample is typical. The slowest warp's round trips are a maximum and stay as measured; unique
+    /// sectors are scaled by the caller, which knows the allocations they fall in.</summary>
+    internal void ScaleToGrid(long gridCtas, int warpsPerCta, long uniqueLoadSectors, long uniqueStoreSectors)
     {
         CtasRun = Ctas;
         if (Ctas == 0 || Ctas == gridCtas)
@@ -103,8 +104,8 @@ public sealed class LaunchCounters
         GlobalStoreSectors = S(GlobalStoreSectors);
         GlobalLoadBytesRequested = S(GlobalLoadBytesRequested);
         GlobalStoreBytesRequested = S(GlobalStoreBytesRequested);
-        UniqueLoadSectors = S(UniqueLoadSectors);
-        UniqueStoreSectors = S(UniqueStoreSectors);
+        UniqueLoadSectors = uniqueLoadSectors;
+        UniqueStoreSectors = uniqueStoreSectors;
         SharedLoadRequests = S(SharedLoadRequests);
         SharedStoreRequests = S(SharedStoreRequests);
         SharedWavefronts = S(SharedWavefronts);

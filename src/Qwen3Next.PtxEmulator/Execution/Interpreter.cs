@@ -129,12 +129,43 @@ internal sealed unsafe partial class Interpreter : IDisposable
                 counters.UniqueStoreSectors = storeSectors!.Count;
                 counters.Warps = counters.Ctas * warps.Length;
                 counters.CtasRun = counters.Ctas;
-                if (completed && sampling is not null)
+                if (completed && sampling is not null && counters.Ctas > 0)
                 {
-                    counters.ScaleToGrid(grid.Count, warps.Length);
+                    double factor = (double)grid.Count / counters.Ctas;
+                    counters.ScaleToGrid(grid.Count, warps.Length, ScaledUniqueSectors(loadSectors!, factor), ScaledUniqueSectors(storeSectors!, factor));
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// Distinct sectors the whole grid would touch, from a sample's: each allocation's sampled count scaled up, but
+    /// never past the allocation's size (data every CTA shares, such as activations, is counted once).
+    /// </summary>
+    private long ScaledUniqueSectors(SectorSet sampled, double factor)
+    {
+        var perRegion = new Dictionary<MemoryRegion, long>();
+        long unplaced = 0;
+        foreach (ulong sector in sampled.Sectors())
+        {
+            var region = memory.Find(sector, 1);
+            if (region is null)
+            {
+                unplaced++;
+            }
+            else
+            {
+                perRegion[region] = perRegion.GetValueOrDefault(region) + 1;
+            }
+        }
+
+        double total = unplaced * factor;
+        foreach (var (region, count) in perRegion)
+        {
+            total += Math.Min(count * factor, (region.Length + 31) / 32);
+        }
+
+        return (long)Math.Round(total);
     }
 
     /// <summary>Runs one CTA to completion; false when it faulted so badly the launch must stop (deadlock, trap).</summary>
