@@ -92,6 +92,7 @@ public sealed class H200ModelEndToEndTests
         TestContext.Out.WriteLine(report.ToText());
         var op = report.Ops.Single();
         var e = op.Launches.Single().Estimate;
+        TestContext.Out.WriteLine(e.Bound(BoundKind.Latency).ToString());
         Assert.That(e.Resources.IsFallback, Is.False, "registers come from docs/ptxas-report.md");
         Assert.That(e.Binding.Kind, Is.AnyOf(BoundKind.Dram, BoundKind.Latency, BoundKind.L2), e.Binding.ToString());
         Assert.That(e.Bound(BoundKind.Tensor).Seconds, Is.Zero);
@@ -119,6 +120,7 @@ public sealed class H200ModelEndToEndTests
         TestContext.Out.WriteLine($"emulated in {watch.Elapsed.TotalSeconds:F2} s");
         TestContext.Out.WriteLine(report.ToText());
         var e = report.Ops.Single().Launches.Single().Estimate;
+        TestContext.Out.WriteLine(e.Bound(BoundKind.Latency).ToString());
         Assert.That(e.Sampled, Is.True);
         Assert.That(e.Occupancy.CtasPerSm, Is.EqualTo(7), "68 registers × 128 threads");
 
