@@ -47,7 +47,7 @@ public sealed class EmulatedGpu : IDisposable
             interpreter.Run();
             var result = new LaunchResult(kernel, geometry, interpreter.Counters, interpreter.Findings.ToList(), watch.Elapsed);
             Launched?.Invoke(result);
-            if (result.Findings.Count > 0)
+            if (result.Findings.Count > 0 && Options.FaultOnFindings)
             {
                 var lines = result.Findings.Take(8).Select(f => "  " + f);
                 string more = result.Findings.Count > 8 ? $"{Environment.NewLine}  … and {result.Findings.Count - 8} more" : "";

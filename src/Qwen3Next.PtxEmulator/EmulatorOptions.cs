@@ -13,8 +13,13 @@ public sealed record EmulatorOptions
     /// default because they cost about a third of the interpreter's speed, on for profiling.</summary>
     public bool Counters { get; init; }
 
-    /// <summary>A launch stops after this many distinct findings; any finding makes the launch throw at its end.</summary>
+    /// <summary>A launch stops after this many distinct findings.</summary>
     public int MaxFindings { get; init; } = 64;
+
+    /// <summary>A launch with findings throws <see cref="PtxKernelFaultException"/> at its end (as a faulting kernel
+    /// fails on a GPU). Profiling with CTA sampling turns this off: skipped CTAs leave outputs unwritten, so later
+    /// kernels may index with garbage; their accesses are still checked and never performed out of bounds.</summary>
+    public bool FaultOnFindings { get; init; } = true;
 
     /// <summary>Instructions a warp runs before the scheduler moves to the next warp (progress for spin loops).</summary>
     public int WarpTimeSlice { get; init; } = 1 << 16;

@@ -66,6 +66,8 @@ internal static class ProfileCommand
             Counters = true,
             Sanitize = sanitize,
             Sampling = ctas > 0 ? CtaSampling.AtMostPerLaunch(ctas) : null,
+            FaultOnFindings = ctas == 0,
+            MaxWarpInstructions = 4_000_000_000,
         };
         using var kernels = BackendRegistry.Create(backendName, options);
         var gpu = BackendRegistry.EmulatorOf(kernels)!;

@@ -15,6 +15,7 @@ public sealed class ProfileRecorder : IDisposable
     private readonly List<OpState> ops = [];
     private readonly List<string> notes = [];
     private OpState? current;
+    private bool sampledBefore;
 
     public ProfileRecorder(EmulatedGpu gpu, H200Model? model = null)
     {
@@ -72,9 +73,17 @@ public sealed class ProfileRecorder : IDisposable
 
             if (launch.Findings.Count > 0)
             {
-                notes.Add($"{launch.Kernel.Name} {launch.Geometry.Grid}: not modeled (the launch had sanitizer findings)");
-                return;
+                if (!sampledBefore && !launch.Counters.Sampled)
+                {
+                    notes.Add($"{launch.Kernel.Name} {launch.Geometry.Grid}: not modeled (the launch had sanitizer findings)");
+                    return;
+                }
+
+                // Earlier sampled launches left the CTAs they skipped unwritten: this launch read garbage.
+                notes.Add($"{launch.Kernel.Name} {launch.Geometry.Grid}: {launch.Findings.Count} finding(s) on inputs that sampled launches left unwritten; modeled from what it executed");
             }
+
+            sampledBefore |= launch.Counters.Sampled;
 
             LaunchEstimate estimate;
             try
