@@ -280,12 +280,12 @@ internal sealed unsafe partial class Interpreter
         float p = F(a, ins.Ftz), q = F(b, ins.Ftz);
         float result = ins.Op switch
         {
-            Op.DivRnF32 => DivRounded(p, q, ins.Rnd),
+            Op.DivRnF32 => PtxMath.Div(p, q, ins.Rnd),
             Op.DivApproxF32 => PtxMath.DivApprox(p, q),
             Op.DivFullF32 => p / q,
             Op.MinF32 => PtxMath.Min(p, q),
             Op.MaxF32 => PtxMath.Max(p, q),
-            Op.RcpRnF32 => DivRounded(1f, p, ins.Rnd),
+            Op.RcpRnF32 => PtxMath.Div(1f, p, ins.Rnd),
             Op.RcpApproxF32 => PtxMath.Rcp(p),
             Op.SqrtRnF32 => ins.Rnd == Rounding.Nearest ? MathF.Sqrt(p) : throw new InvalidOperationException("sqrt with a directed rounding"),
             Op.SqrtApproxF32 => MathF.Sqrt(p),
@@ -298,25 +298,5 @@ internal sealed unsafe partial class Interpreter
             _ => throw new InvalidOperationException($"no handler for {ins.Op}"),
         };
         return Out(result, in ins);
-    }
-
-    /// <summary>div.rn/rz/rm/rp.f32: the correctly rounded quotient, stepped by the sign of the exact remainder.</summary>
-    private static float DivRounded(float a, float b, Rounding mode)
-    {
-        float q = a / b;
-        if (mode == Rounding.Nearest || !float.IsFinite(q) || q == 0 || !float.IsFinite(a) || !float.IsFinite(b))
-        {
-            return q;
-        }
-
-        // a - q·b exactly (fma), its sign relative to b's tells whether the exact quotient is above q.
-        double remainder = ((double)a) - ((double)q * b);
-        int sign = Math.Sign(remainder) * Math.Sign(b);
-        return sign == 0 ? q : mode switch
-        {
-            Rounding.Down => sign < 0 ? MathF.BitDecrement(q) : q,
-            Rounding.Up => sign > 0 ? MathF.BitIncrement(q) : q,
-            _ => (q > 0 && sign < 0) ? MathF.BitDecrement(q) : (q < 0 && sign > 0) ? MathF.BitIncrement(q) : q,
-        };
     }
 }
