@@ -287,7 +287,7 @@ internal sealed unsafe partial class Interpreter
             Op.MaxF32 => PtxMath.Max(p, q),
             Op.RcpRnF32 => PtxMath.Div(1f, p, ins.Rnd),
             Op.RcpApproxF32 => PtxMath.Rcp(p),
-            Op.SqrtRnF32 => ins.Rnd == Rounding.Nearest ? MathF.Sqrt(p) : throw new InvalidOperationException("sqrt with a directed rounding"),
+            Op.SqrtRnF32 => PtxMath.Sqrt(p, ins.Rnd),
             Op.SqrtApproxF32 => MathF.Sqrt(p),
             Op.RsqrtApproxF32 => PtxMath.Rsqrt(p),
             Op.Ex2ApproxF32 => PtxMath.Ex2(p),

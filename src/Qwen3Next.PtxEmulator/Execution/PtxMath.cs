@@ -150,6 +150,19 @@ internal static class PtxMath
         return Direct(q, Math.Sign(remainder) * Math.Sign(b), mode, false, false);
     }
 
+    /// <summary>sqrt.rn/rz/rm/rp.f32: the correctly rounded root (it never overflows or underflows).</summary>
+    public static float Sqrt(float x, Rounding mode)
+    {
+        float s = MathF.Sqrt(x);
+        if (mode == Rounding.Nearest || !float.IsFinite(s) || s == 0)
+        {
+            return s;
+        }
+
+        // x − s² is exact in double (s² has at most 48 significant bits): its sign is the side of √x that s lies on.
+        return Direct(s, Math.Sign(x - ((double)s * s)), mode, false, false);
+    }
+
     /// <summary>min.f32/max.f32: a NaN operand yields the other operand; two NaNs the canonical NaN; −0 &lt; +0.</summary>
     public static float Min(float a, float b)
     {
