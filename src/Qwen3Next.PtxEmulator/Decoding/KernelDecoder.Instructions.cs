@@ -620,7 +620,16 @@ internal sealed partial class KernelDecoder
             throw Unsupported("rounding or .ftz on an integer conversion");
         }
 
+        if (ins.Op == Op.CvtF16FromF32 && ins.Rnd != Rounding.Nearest)
+        {
+            throw Unsupported("directed rounding (.rz/.rm/.rp) of a conversion to .f16");
+        }
+
         Unary(ref ins, ops, st);
+
+        // A signed integer result narrower than its register is sign-extended to the register's width (PTX ISA
+        // §6.4.2, relaxed type-checking of destination operands).
+        ins.Uniform = dt.IsInteger() && IsWide(ins.D);
     }
 
     private void Special(ref Instr ins, ModifierSet m, string opcode, IReadOnlyList<PtxOperand> ops)

@@ -184,7 +184,7 @@ internal sealed unsafe partial class Interpreter
                     }
 
                     // The destination's width of the (sign- or zero-extended, then wrapped) value.
-                    return ZeroExtend((ulong)(long)v, dt.Bits());
+                    return IntegerResult(ZeroExtend((ulong)(long)v, dt.Bits()), in ins);
                 }
 
             case Op.CvtF32FromInt:
@@ -201,9 +201,9 @@ internal sealed unsafe partial class Interpreter
                 }
 
             case Op.CvtIntFromF32:
-                return PtxMath.FloatToInt(F(a, ins.Ftz), ins.Rnd, dt);
+                return IntegerResult(PtxMath.FloatToInt(F(a, ins.Ftz), ins.Rnd, dt), in ins);
             case Op.CvtIntFromF64:
-                return PtxMath.FloatToInt(UInt64BitsToDouble(a), ins.Rnd, dt);
+                return IntegerResult(PtxMath.FloatToInt(UInt64BitsToDouble(a), ins.Rnd, dt), in ins);
             case Op.CvtF32FromF64:
                 return Out(PtxMath.Narrow(UInt64BitsToDouble(a), ins.Rnd), in ins);
             case Op.CvtF64FromF32:
@@ -248,6 +248,20 @@ internal sealed unsafe partial class Interpreter
             default:
                 return PtxMath.ToBf16(F(a, ins.Ftz), ins.Rnd);
         }
+    }
+
+    /// <summary>An integer conversion result of <c>ins.Type</c>'s width as its register holds it: a signed value
+    /// sign-extended to 32 bits, or to 64 in a 64-bit register (PTX ISA §6.4.2); unsigned values stay zero-extended.</summary>
+    private static ulong IntegerResult(ulong value, in Instr ins)
+    {
+        int bits = ins.Type.Bits();
+        if (!ins.Type.IsSigned() || bits >= 64)
+        {
+            return value;
+        }
+
+        ulong extended = (ulong)SignExtend(value, bits);
+        return ins.Uniform ? extended : (uint)extended;
     }
 
     private static double SaturateDouble(double v) => double.IsNaN(v) ? 0 : Math.Clamp(v, 0.0, 1.0);
