@@ -258,8 +258,9 @@ internal sealed unsafe partial class Interpreter : IDisposable
             if (w.BarrierWait != w.Live || w.CollectiveWait != 0)
             {
                 var stuck = warps.First(v => v.Live != 0 && (v.CollectiveWait != 0 || v.BarrierWait != v.Live));
-                int pc = stuck.Converged ? stuck.WarpPc : stuck.Pc[BitOperations.TrailingZeroCount(stuck.CollectiveWait != 0 ? stuck.CollectiveWait : stuck.Live & ~stuck.BarrierWait)];
-                san.Report(SanitizerRule.Deadlock, pc, stuck.Index * 32, 0,
+                int lane = BitOperations.TrailingZeroCount(stuck.CollectiveWait != 0 ? stuck.CollectiveWait : stuck.Live & ~stuck.BarrierWait);
+                int pc = stuck.Converged ? stuck.WarpPc : stuck.Pc[lane];
+                san.Report(SanitizerRule.Deadlock, pc, (stuck.Index * 32) + (stuck.Converged ? 0 : lane), 0,
                     $"no thread of the block can proceed: warp {stuck.Index} waits (lanes 0x{stuck.CollectiveWait:X8} at a warp collective, 0x{stuck.BarrierWait:X8} at a barrier) while other threads wait at a barrier");
                 return false;
             }
