@@ -431,6 +431,13 @@ internal sealed unsafe partial class Interpreter : IDisposable
                 return true;
             case Op.Exit:
                 w.Live &= ~exec;
+                if (exec != 0 && w.CollectiveWait != 0)
+                {
+                    // Lanes waiting at a warp collective may have been waiting for these: let them re-check their
+                    // member mask (an exited member is a finding, not a deadlock).
+                    w.CollectiveWait = 0;
+                }
+
                 Advance(w, pc, mask & ~exec);
                 return true;
             case Op.BarSync:
