@@ -529,6 +529,18 @@ public sealed class SanitizerTests
     }
 
     [Test]
+    public void AMemberMaskNamingLanesThatExitLaterIsAWarpSyncMismatchNotADeadlock()
+    {
+        // Lanes 0-15 reach the shuffle first and wait for lanes 16-31, which then exit instead of joining.
+        string ptx = ShuffleKernel("setp.ge.u32 %away, %tid, 16;\n    @%away bra LEAVE;", "shfl.sync.bfly.b32 %v, %tid, 1, 31, -1;", "LEAVE:");
+        using var gpu = new EmulatedGpu();
+        var error = Faults(() => PtxTestKernels.Launch(gpu, ptx, new LaunchGeometry(1, 32), gpu.Memory.Allocate(4, "out")));
+        var finding = Expect(error, SanitizerRule.WarpSyncMismatch, "partial", FaultLine(ptx), (0, 0, 0), (0, 0, 0));
+        Assert.That(finding.Detail, Does.Contain("exited"));
+        Assert.That(error.Findings.Select(f => f.Rule), Has.None.EqualTo(SanitizerRule.Deadlock));
+    }
+
+    [Test]
     public void AShuffleReadingALaneOutsideItsMaskIsAWarpSyncMismatch()
     {
         string ptx = ShuffleKernel("setp.ge.u32 %away, %tid, 16;\n    @%away bra DONE;", "shfl.sync.idx.b32 %v, %tid, 20, 31, 0xFFFF;", "DONE:");
