@@ -225,6 +225,58 @@ public sealed class ControlFlowTests
     }
 
     [Test]
+    public void BlockTreeReductionWithBarriersInALoopIsCorrectAndClean()
+    {
+        // The classic shared-memory reduction: a halving stride loop with a divergent add and a barrier per step.
+        string ptx = PtxTestKernels.Header + """
+            .visible .entry reduce(.param .u64 in, .param .u64 out)
+            {
+                .shared .align 4 .b32 partial[256];
+                .reg .pred %active, %more;
+                .reg .b32 %tid, %stride, %addr, %other, %a, %b;
+                .reg .b64 %rd<4>;
+                mov.u32 %tid, %tid.x;
+                ld.param.u64 %rd0, [in];
+                mul.wide.u32 %rd1, %tid, 4;
+                add.s64 %rd0, %rd0, %rd1;
+                ld.global.u32 %a, [%rd0];
+                shl.b32 %addr, %tid, 2;
+                st.shared.u32 [%addr], %a;
+                bar.sync 0;
+                mov.u32 %stride, 128;
+            STEP:
+                setp.lt.u32 %active, %tid, %stride;
+                @!%active bra SKIP;
+                add.s32 %other, %tid, %stride;
+                shl.b32 %other, %other, 2;
+                ld.shared.u32 %a, [%addr];
+                ld.shared.u32 %b, [%other];
+                add.s32 %a, %a, %b;
+                st.shared.u32 [%addr], %a;
+            SKIP:
+                bar.sync 0;
+                shr.u32 %stride, %stride, 1;
+                setp.ne.u32 %more, %stride, 0;
+                @%more bra STEP;
+                setp.eq.u32 %active, %tid, 0;
+                @!%active bra DONE;
+                ld.shared.u32 %a, [0];
+                ld.param.u64 %rd2, [out];
+                st.global.u32 [%rd2], %a;
+            DONE:
+                ret;
+            }
+            """;
+        using var gpu = new EmulatedGpu();
+        uint[] input = Enumerable.Range(0, 256).Select(i => (uint)((i * 37) % 101)).ToArray();
+        var output = gpu.Memory.Allocate(4, "out");
+        var result = PtxTestKernels.Launch(gpu, ptx, new LaunchGeometry(1, 256), PtxTestKernels.Upload<uint>(gpu, input, "in"), output);
+        Assert.That(result.Findings, Is.Empty);
+        Assert.That(PtxTestKernels.Download<uint>(gpu, output, 1)[0], Is.EqualTo((uint)input.Sum(v => (long)v)));
+        Assert.That(result.Counters!.Barriers, Is.EqualTo(1 + 8), "one barrier release per step, plus the first");
+    }
+
+    [Test]
     public void ThreeDimensionalIndices()
     {
         string ptx = PtxTestKernels.Header + """

@@ -324,6 +324,111 @@ public sealed class MemoryTests
         }
     }
 
+    private const string DynamicShared = """
+        .extern .shared .align 16 .b8 dyn[];
+        .visible .entry dynamic(.param .u64 out)
+        {
+            .shared .align 4 .b32 fixed[3];
+            .reg .b32 %tid, %addr, %v, %size, %total, %base;
+            .reg .b64 %rd<2>;
+            mov.u32 %tid, %tid.x;
+            mov.u32 %base, dyn;
+            shl.b32 %addr, %tid, 2;
+            add.s32 %addr, %addr, %base;
+            st.shared.u32 [%addr], %tid; // dynamic store
+            bar.sync 0;
+            xor.b32 %v, %tid, 1;
+            shl.b32 %v, %v, 2;
+            add.s32 %addr, %v, %base;
+            ld.shared.u32 %v, [%addr];
+            mov.u32 %size, %dynamic_smem_size;
+            mov.u32 %total, %total_smem_size;
+            ld.param.u64 %rd0, [out];
+            mul.wide.u32 %rd1, %tid, 16;
+            add.s64 %rd0, %rd0, %rd1;
+            st.global.v4.u32 [%rd0], {%v, %size, %total, %base};
+            ret;
+        }
+        """;
+
+    [Test]
+    public void DynamicSharedMemoryFollowsStaticSharedMemory()
+    {
+        using var gpu = new EmulatedGpu();
+        var output = gpu.Memory.Allocate(32 * 16, "out");
+        PtxTestKernels.Launch(gpu, PtxTestKernels.Header + DynamicShared, new LaunchGeometry(1, 32, DynamicSharedBytes: 128), output);
+        var values = PtxTestKernels.Download<uint>(gpu, output, 32 * 4);
+        for (uint t = 0; t < 32; t++)
+        {
+            // 12 static bytes, then the dynamic array at the next 16-byte boundary.
+            Assert.That(values[(int)(t * 4)..(int)((t * 4) + 4)], Is.EqualTo(new uint[] { t ^ 1, 128, 16 + 128, 16 }), $"thread {t}");
+        }
+
+        var error = Assert.Throws<PtxKernelFaultException>(() =>
+            PtxTestKernels.Launch(gpu, PtxTestKernels.Header + DynamicShared, new LaunchGeometry(1, 32, DynamicSharedBytes: 64), output));
+        var finding = error!.Findings.First(f => f.Rule == PtxEmulator.Sanitizer.SanitizerRule.OutOfBounds);
+        Assert.That(finding.Thread, Is.EqualTo((16, 0, 0)), "the first word past 64 dynamic bytes");
+        Assert.That(finding.Address, Is.EqualTo(16ul + 64));
+    }
+
+    [Test]
+    public void AtomicsThroughGenericAddressesReachSharedMemory()
+    {
+        string ptx = PtxTestKernels.Header + """
+            .visible .entry generic_atomic(.param .u64 out)
+            {
+                .shared .align 4 .b32 total[1];
+                .reg .pred %first;
+                .reg .b32 %tid, %old, %v;
+                .reg .b64 %rd<4>;
+                mov.u32 %tid, %tid.x;
+                setp.eq.u32 %first, %tid, 0;
+                mov.u64 %rd0, total;
+                cvta.shared.u64 %rd1, %rd0;
+                @%first st.u32 [%rd1], 0;
+                bar.sync 0;
+                atom.add.u32 %old, [%rd1], %tid;
+                bar.sync 0;
+                ld.u32 %v, [%rd1];
+                ld.param.u64 %rd2, [out];
+                @%first st.global.u32 [%rd2], %v;
+                ret;
+            }
+            """;
+        using var gpu = new EmulatedGpu();
+        var output = gpu.Memory.Allocate(4, "out");
+        Assert.That(PtxTestKernels.Launch(gpu, ptx, new LaunchGeometry(1, 96), output).Findings, Is.Empty);
+        Assert.That(PtxTestKernels.Download<uint>(gpu, output, 1)[0], Is.EqualTo((uint)(95 * 96 / 2)));
+    }
+
+    [Test]
+    public void EachBlockStartsWithUnwrittenSharedMemory()
+    {
+        // Block 0 writes its tile before reading it; block 1 skips the write, so its read is of uninitialised shared memory.
+        string ptx = PtxTestKernels.Header + """
+            .visible .entry per_block(.param .u64 out)
+            {
+                .shared .align 4 .b32 tile[32];
+                .reg .pred %second;
+                .reg .b32 %tid, %cta, %addr, %v;
+                .reg .b64 %rd<2>;
+                mov.u32 %tid, %tid.x;
+                mov.u32 %cta, %ctaid.x;
+                setp.ne.u32 %second, %cta, 0;
+                shl.b32 %addr, %tid, 2;
+                @!%second st.shared.u32 [%addr], %tid;
+                bar.sync 0;
+                ld.shared.u32 %v, [%addr]; // fault
+                ret;
+            }
+            """;
+        using var gpu = new EmulatedGpu();
+        var error = Assert.Throws<PtxKernelFaultException>(() => PtxTestKernels.Launch(gpu, ptx, new LaunchGeometry(2, 32), gpu.Memory.Allocate(4, "out")));
+        var finding = error!.Findings.Single();
+        Assert.That(finding.Rule, Is.EqualTo(PtxEmulator.Sanitizer.SanitizerRule.UninitialisedRead));
+        Assert.That(finding.Block, Is.EqualTo((1, 0, 0)));
+    }
+
     [Test]
     public void ModuleGlobalsStartWithTheirInitialisers()
     {
