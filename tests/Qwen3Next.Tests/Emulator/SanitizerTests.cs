@@ -596,6 +596,29 @@ public sealed class SanitizerTests
     }
 
     [Test]
+    public void ALaunchStopsAtItsFindingLimit()
+    {
+        string ptx = PtxTestKernels.Header + """
+            .visible .entry many(.param .u64 data)
+            {
+                .reg .b64 %rd0;
+                ld.param.u64 %rd0, [data];
+                st.global.u32 [%rd0+64], 1;
+                st.global.u32 [%rd0+68], 2;
+                st.global.u32 [%rd0+72], 3;
+                st.global.u32 [%rd0+76], 4;
+                st.global.u32 [%rd0], 5;
+                ret;
+            }
+            """;
+        using var gpu = new EmulatedGpu(new EmulatorOptions { MaxFindings = 2 });
+        var data = PtxTestKernels.Upload<uint>(gpu, new uint[16], "data");
+        var error = Faults(() => PtxTestKernels.Launch(gpu, ptx, new LaunchGeometry(1, 1), data));
+        Assert.That(error.Findings, Has.Count.EqualTo(2));
+        Assert.That(PtxTestKernels.Download<uint>(gpu, data, 1)[0], Is.Zero, "the launch stopped at the second finding");
+    }
+
+    [Test]
     public void WithTheSanitizerOffBoundsAreStillCheckedButRacesAreNot()
     {
         var off = new EmulatorOptions { Sanitize = false };
