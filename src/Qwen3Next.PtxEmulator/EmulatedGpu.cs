@@ -19,6 +19,7 @@ public sealed record LaunchResult(DecodedKernel Kernel, LaunchGeometry Geometry,
 public sealed class EmulatedGpu : IDisposable
 {
     private readonly object launchGate = new();
+    private readonly SharedShadow sharedShadow = new();
     private long launchEpoch;
 
     public EmulatedGpu(EmulatorOptions? options = null) => Options = options ?? EmulatorOptions.Default;
@@ -42,7 +43,7 @@ public sealed class EmulatedGpu : IDisposable
         {
             var watch = Stopwatch.StartNew();
             long epoch = Interlocked.Increment(ref launchEpoch);
-            using var interpreter = new Interpreter(kernel, geometry, parameters, Memory, Options, epoch);
+            using var interpreter = new Interpreter(kernel, geometry, parameters, Memory, Options, epoch, sharedShadow);
             interpreter.Run();
             var result = new LaunchResult(kernel, geometry, interpreter.Counters, interpreter.Findings.ToList(), watch.Elapsed);
             Launched?.Invoke(result);

@@ -10,8 +10,15 @@ public sealed class TestBackends
 {
     private static readonly Dictionary<string, IKernelBackend> Created = [];
 
-    /// <summary>Backends every conformance test runs on (no GPU here: ILGPU on its CPU accelerator).</summary>
+    /// <summary>Backends that compute on the CPU: the reference and ILGPU's CPU accelerator.</summary>
     public static readonly string[] CpuBackends = ["reference", "ilgpu-cpu"];
+
+    /// <summary>The GPU code paths on the PTX emulator, sanitizer on: the CUDA C kernels through the ptx backend's
+    /// launchers and driver calls, and the ILGPU kernels as the PTX ILGPU emits for CUDA.</summary>
+    public static readonly string[] EmulatedBackends = ["ptx-emu", "ilgpu-emu"];
+
+    /// <summary>Every backend that runs here: what the golden conformance suite covers.</summary>
+    public static readonly string[] AllBackends = [.. CpuBackends, .. EmulatedBackends];
 
     public static string DataRoot => Path.Combine(TestContext.CurrentContext.TestDirectory, "data", "golden");
 

@@ -201,56 +201,68 @@ internal sealed unsafe partial class Interpreter
     /// g (+8 for i ≥ 2), column 2t + (i &amp; 1). Products of 16-bit inputs are exact in f32; the 16 products and C are
     /// summed in f64 and rounded once (an ideal tensor core; real ones may differ in the last bits).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void MmaM16N8K16(Warp w, in Instr ins)
     {
         ulong* r = w.R;
         int list = ins.List;
-        Span<float> a = stackalloc float[16 * 16];
-        Span<float> b = stackalloc float[16 * 8];
-        Span<float> c = stackalloc float[16 * 8];
+        float* a = stackalloc float[16 * 16];
+        float* bt = stackalloc float[8 * 16];
+        double* c = stackalloc double[16 * 8];
         bool bf16 = ins.Type == ScalarType.BF16;
+        int a0 = lists[list + 4], a1 = lists[list + 5], a2 = lists[list + 6], a3 = lists[list + 7];
+        int b0 = lists[list + 8], b1 = lists[list + 9];
         for (int lane = 0; lane < 32; lane++)
         {
-            int g = lane >> 2, t = lane & 3;
+            int g = lane >> 2, t = lane & 3, col = 2 * t;
+            Unpack(a + (g * 16) + col, (uint)r[a0 + lane], bf16);
+            Unpack(a + ((g + 8) * 16) + col, (uint)r[a1 + lane], bf16);
+            Unpack(a + (g * 16) + col + 8, (uint)r[a2 + lane], bf16);
+            Unpack(a + ((g + 8) * 16) + col + 8, (uint)r[a3 + lane], bf16);
+
+            // B is stored transposed (column g, k contiguous) so each output is one contiguous dot product.
+            Unpack(bt + (g * 16) + col, (uint)r[b0 + lane], bf16);
+            Unpack(bt + (g * 16) + col + 8, (uint)r[b1 + lane], bf16);
             for (int i = 0; i < 4; i++)
             {
-                uint bits = (uint)r[lists[list + 4 + i] + lane];
-                int row = g + ((i & 1) != 0 ? 8 : 0);
-                int col = (2 * t) + (i >= 2 ? 8 : 0);
-                a[(row * 16) + col] = Half16(bits & 0xFFFF, bf16);
-                a[(row * 16) + col + 1] = Half16(bits >> 16, bf16);
-            }
-
-            for (int i = 0; i < 2; i++)
-            {
-                uint bits = (uint)r[lists[list + 8 + i] + lane];
-                int k = (2 * t) + (i == 1 ? 8 : 0);
-                b[(k * 8) + g] = Half16(bits & 0xFFFF, bf16);
-                b[((k + 1) * 8) + g] = Half16(bits >> 16, bf16);
-            }
-
-            for (int i = 0; i < 4; i++)
-            {
-                int row = g + (i >= 2 ? 8 : 0), col = (2 * t) + (i & 1);
-                c[(row * 8) + col] = UInt32BitsToSingle((uint)r[lists[list + 10 + i] + lane]);
+                int row = g + (i >= 2 ? 8 : 0), n = col + (i & 1);
+                c[(row * 8) + n] = UInt32BitsToSingle((uint)r[lists[list + 10 + i] + lane]);
             }
         }
 
-        for (int lane = 0; lane < 32; lane++)
+        for (int row = 0; row < 16; row++)
         {
-            int g = lane >> 2, t = lane & 3;
-            for (int i = 0; i < 4; i++)
+            float* ar = a + (row * 16);
+            for (int n = 0; n < 8; n++)
             {
-                int row = g + (i >= 2 ? 8 : 0), col = (2 * t) + (i & 1);
-                double sum = c[(row * 8) + col];
+                // Products of 16-bit floats are exact in f32; the sum is exact enough in f64.
+                float* bn = bt + (n * 16);
+                double sum = c[(row * 8) + n];
                 for (int k = 0; k < 16; k++)
                 {
-                    sum += (double)a[(row * 16) + k] * b[(k * 8) + col];
+                    sum += ar[k] * bn[k];
                 }
 
-                r[lists[list + i] + lane] = SingleToUInt32Bits((float)sum);
+                c[(row * 8) + n] = sum;
             }
         }
+
+        for (int lane = 0; lane < 32; lane++)
+        {
+            int g = lane >> 2, t = lane & 3;
+            for (int i = 0; i < 4; i++)
+            {
+                int row = g + (i >= 2 ? 8 : 0), n = (2 * t) + (i & 1);
+                r[lists[list + i] + lane] = SingleToUInt32Bits((float)c[(row * 8) + n]);
+            }
+        }
+    }
+
+    /// <summary>Two packed 16-bit floats (lower address in the low half) into consecutive floats.</summary>
+    private static void Unpack(float* destination, uint bits, bool bf16)
+    {
+        destination[0] = Half16(bits & 0xFFFF, bf16);
+        destination[1] = Half16(bits >> 16, bf16);
     }
 
     private static float Half16(uint bits, bool bf16) => bf16 ? UInt32BitsToSingle(bits << 16) : (float)UInt16BitsToHalf((ushort)bits);
@@ -283,8 +295,7 @@ internal sealed unsafe partial class Interpreter
         if (waits)
         {
             w.RoundTrips++;
-            Array.Clear(pending);
-            w.AnyPending = false;
+            w.ClearPending();
         }
     }
 }

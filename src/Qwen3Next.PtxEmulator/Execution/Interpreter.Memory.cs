@@ -27,6 +27,12 @@ internal sealed unsafe partial class Interpreter
         ulong* address = r + ins.A;
         bool write = ins.Op != Op.Ld;
         bool atomic = ins.Op is Op.Atom or Op.Red;
+        if (counters is null && !atomic && ins.Space is MemorySpace.Shared or MemorySpace.Global)
+        {
+            LoadStoreFast(w, in ins, pc, exec, size, bytes, write);
+            return;
+        }
+
         ulong* sectors = stackalloc ulong[32];
         uint* banks = stackalloc uint[32];
         int globalLanes = 0, sharedLanes = 0, localLanes = 0;
@@ -99,11 +105,8 @@ internal sealed unsafe partial class Interpreter
                 c.GlobalLoadBytesRequested += (long)globalLanes * bytes;
                 for (int v = 0; v < ins.Vec; v++)
                 {
-                    int reg = lists[ins.List + v] >> 5;
-                    w.Pending[reg] = 1;
+                    w.MarkPending(lists[ins.List + v] >> 5);
                 }
-
-                w.AnyPending = true;
             }
             else if (ins.Op == Op.St)
             {
@@ -170,42 +173,112 @@ internal sealed unsafe partial class Interpreter
     {
         int wordsPerLane = Math.Max(1, bytes / 4);
         int lanesPerPass = 32 / wordsPerLane;
+        uint* first = stackalloc uint[32];
+        int* distinct = stackalloc int[32];
+        uint* words = stackalloc uint[32];
         long total = 0;
-        Span<uint> words = stackalloc uint[32];
         for (int start = 0; start < n; start += lanesPerPass)
         {
-            int end = Math.Min(n, start + lanesPerPass), count = 0;
+            new Span<uint>(first, 32).Fill(uint.MaxValue);
+            int worst = 1, count = 0, end = Math.Min(n, start + lanesPerPass);
             for (int i = start; i < end; i++)
             {
                 for (int k = 0; k < wordsPerLane; k++)
                 {
                     uint word = (offsets[i] >> 2) + (uint)k;
-                    if (!words[..count].Contains(word))
+                    int bank = (int)(word & 31);
+                    if (first[bank] == uint.MaxValue)
                     {
+                        first[bank] = word;
+                        distinct[bank] = 1;
                         words[count++] = word;
                     }
-                }
-            }
-
-            int worst = 1;
-            for (int bank = 0; bank < 32; bank++)
-            {
-                int inBank = 0;
-                foreach (uint word in words[..count])
-                {
-                    if ((word & 31) == bank)
+                    else if (first[bank] != word && !new ReadOnlySpan<uint>(words, count).Contains(word))
                     {
-                        inBank++;
+                        // A second distinct word in a bank: another pass (broadcasts of one word are free).
+                        words[count++] = word;
+                        worst = Math.Max(worst, ++distinct[bank]);
                     }
                 }
-
-                worst = Math.Max(worst, inBank);
             }
 
             total += worst;
         }
 
         return total;
+    }
+
+    /// <summary>
+    /// ld/st in an explicit shared or global space without counters: the same checks as <see cref="Resolve"/>, inlined
+    /// (the interpreter spends most of its time here).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void LoadStoreFast(Warp w, in Instr ins, int pc, uint exec, int size, int bytes, bool write)
+    {
+        ulong* r = w.R;
+        ulong* address = r + ins.A;
+        ulong offset = (ulong)ins.Imm;
+        bool inShared = ins.Space == MemorySpace.Shared;
+        bool checks = san.Checks;
+        int vec = ins.Vec, list = ins.List;
+        for (uint m = exec; m != 0; m &= m - 1)
+        {
+            int l = BitOperations.TrailingZeroCount(m);
+            ulong addr = address[l] + offset;
+            byte* p;
+            if ((addr & (ulong)(bytes - 1)) != 0)
+            {
+                p = null;
+                san.Report(SanitizerRule.Misaligned, pc, (w.Index * 32) + l, addr, $"a {bytes}-byte {ins.Space} access at 0x{addr:X} is not {bytes}-byte aligned");
+            }
+            else if (inShared)
+            {
+                if (addr + (ulong)bytes > (ulong)sharedBytes)
+                {
+                    p = Resolve(w, ins.Space, addr, bytes, l, pc, write, ins.NonCoherent, atomic: false, out _);
+                }
+                else
+                {
+                    if (checks)
+                    {
+                        san.Shared(pc, (w.Index * 32) + l, w.SyncEpoch, (uint)addr, bytes, write, atomic: false);
+                    }
+
+                    p = shared + addr;
+                }
+            }
+            else
+            {
+                var region = lastRegion;
+                if (region is null || checks || region.InitBits is not null || !region.Contains(addr, bytes))
+                {
+                    p = Resolve(w, ins.Space, addr, bytes, l, pc, write, ins.NonCoherent, atomic: false, out _);
+                }
+                else
+                {
+                    p = (byte*)addr;
+                }
+            }
+
+            if (write)
+            {
+                if (p != null)
+                {
+                    for (int v = 0; v < vec; v++)
+                    {
+                        Store(p + (v * size), r[lists[list + v] + l], size);
+                    }
+                }
+            }
+            else
+            {
+                for (int v = 0; v < vec; v++)
+                {
+                    ulong value = p == null ? 0 : Load(p + (v * size), ins.Type);
+                    r[lists[list + v] + l] = ins.Uniform ? (ulong)SignExtend(value, size * 8) : value;
+                }
+            }
+        }
     }
 
     /// <summary>Host pointer for [addr, addr + bytes) in <paramref name="space"/> (generic resolved), or null after

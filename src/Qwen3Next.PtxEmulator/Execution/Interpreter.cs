@@ -39,7 +39,7 @@ internal sealed unsafe partial class Interpreter : IDisposable
     private (int X, int Y, int Z) cta;
 
     public Interpreter(DecodedKernel kernel, LaunchGeometry geometry, ReadOnlySpan<byte> parameters, DeviceMemory memory,
-        EmulatorOptions options, long launchEpoch)
+        EmulatorOptions options, long launchEpoch, SharedShadow sharedShadow)
     {
         geometry.Validate(kernel);
         if (parameters.Length != kernel.ParameterBytes)
@@ -61,7 +61,7 @@ internal sealed unsafe partial class Interpreter : IDisposable
         local = (byte*)NativeMemory.AlignedAlloc((nuint)Math.Max(16, localBytes * threadsPerCta), 16);
         param = (byte*)NativeMemory.AlignedAlloc((nuint)Math.Max(16, paramBytes), 16);
         parameters.CopyTo(new Span<byte>(param, paramBytes));
-        san = new LaunchSanitizer(kernel, options.Sanitize, options.MaxFindings, launchEpoch, sharedBytes)
+        san = new LaunchSanitizer(kernel, options.Sanitize, options.MaxFindings, launchEpoch, sharedBytes, sharedShadow)
         {
             BlockDim = (geometry.Block.X, geometry.Block.Y, geometry.Block.Z),
         };
@@ -91,6 +91,8 @@ internal sealed unsafe partial class Interpreter : IDisposable
     public void Run()
     {
         var grid = geometry.Grid;
+        var sampling = options.Sampling;
+        bool completed = false;
         try
         {
             long linear = 0;
@@ -100,6 +102,11 @@ internal sealed unsafe partial class Interpreter : IDisposable
                 {
                     for (int x = 0; x < grid.X; x++, linear++)
                     {
+                        if (sampling is not null && !sampling.Includes(x, linear))
+                        {
+                            continue;
+                        }
+
                         if (!RunCta(x, y, z, linear))
                         {
                             return;
@@ -107,6 +114,8 @@ internal sealed unsafe partial class Interpreter : IDisposable
                     }
                 }
             }
+
+            completed = true;
         }
         catch (FindingLimitReached)
         {
@@ -119,8 +128,44 @@ internal sealed unsafe partial class Interpreter : IDisposable
                 counters.UniqueLoadSectors = loadSectors!.Count;
                 counters.UniqueStoreSectors = storeSectors!.Count;
                 counters.Warps = counters.Ctas * warps.Length;
+                counters.CtasRun = counters.Ctas;
+                if (completed && sampling is not null && counters.Ctas > 0)
+                {
+                    double factor = (double)grid.Count / counters.Ctas;
+                    counters.ScaleToGrid(grid.Count, warps.Length, ScaledUniqueSectors(loadSectors!, factor), ScaledUniqueSectors(storeSectors!, factor));
+                }
             }
         }
+    }
+
+    /// <summary>
+    /// Distinct sectors the whole grid would touch, from a sample's: each allocation's sampled count scaled up, but
+    /// never past the allocation's size (data every CTA shares, such as activations, is counted once).
+    /// </summary>
+    private long ScaledUniqueSectors(SectorSet sampled, double factor)
+    {
+        var perRegion = new Dictionary<MemoryRegion, long>();
+        long unplaced = 0;
+        foreach (ulong sector in sampled.Sectors())
+        {
+            var region = memory.Find(sector, 1);
+            if (region is null)
+            {
+                unplaced++;
+            }
+            else
+            {
+                perRegion[region] = perRegion.GetValueOrDefault(region) + 1;
+            }
+        }
+
+        double total = unplaced * factor;
+        foreach (var (region, count) in perRegion)
+        {
+            total += Math.Min(count * factor, (region.Length + 31) / 32);
+        }
+
+        return (long)Math.Round(total);
     }
 
     /// <summary>Runs one CTA to completion; false when it faulted so badly the launch must stop (deadlock, trap).</summary>
@@ -201,11 +246,7 @@ internal sealed unsafe partial class Interpreter : IDisposable
         w.Converged = true;
         w.WarpPc = 0;
         w.RoundTrips = 0;
-        if (w.AnyPending)
-        {
-            Array.Clear(w.Pending);
-            w.AnyPending = false;
-        }
+        w.ClearPending();
 
         var (bx, by, bz) = (geometry.Block.X, geometry.Block.Y, geometry.Block.Z);
         foreach (var (reg, kind) in kernel.Specials)
@@ -281,6 +322,11 @@ internal sealed unsafe partial class Interpreter : IDisposable
                 continue;
             }
 
+            if (!w.Converged)
+            {
+                CheckAlignedBarrier(w);
+            }
+
             if (w.Converged)
             {
                 w.WarpPc++;
@@ -304,6 +350,23 @@ internal sealed unsafe partial class Interpreter : IDisposable
         }
 
         return true;
+    }
+
+    /// <summary>bar.sync is .aligned: every live lane of a warp must wait at the same barrier instruction.</summary>
+    private void CheckAlignedBarrier(Warp w)
+    {
+        int first = BitOperations.TrailingZeroCount(w.BarrierWait);
+        int pc = w.Pc[first];
+        for (uint m = w.BarrierWait; m != 0; m &= m - 1)
+        {
+            int l = BitOperations.TrailingZeroCount(m);
+            if (w.Pc[l] != pc)
+            {
+                san.Report(SanitizerRule.BarrierDivergence, w.Pc[l], ThreadId(w, 1u << l), 0,
+                    $"warp {w.Index} is split across two barrier instructions (lines {code[pc].Line} and {code[w.Pc[l]].Line}); .aligned barriers must be reached by whole warps at the same instruction");
+                return;
+            }
+        }
     }
 
     /// <summary>Runs a warp until it blocks, exits or its slice ends; false when the launch must stop.</summary>
@@ -514,15 +577,10 @@ internal sealed unsafe partial class Interpreter : IDisposable
             return;
         }
 
+        // Lanes may reach the barrier at different times (lowest-PC-first scheduling runs one side of a branch
+        // first); whether the whole warp met at the same barrier instruction is checked when it releases.
         int first = BitOperations.TrailingZeroCount(exec);
-        int id = (int)(uint)w.R[ins.A + first];
-        if (exec != w.Live)
-        {
-            san.Report(SanitizerRule.BarrierDivergence, pc, ThreadId(w, exec), 0,
-                $"only lanes 0x{exec:X8} of warp {w.Index} (live 0x{w.Live:X8}) reached bar.sync {id}; .aligned barriers must be reached by whole warps");
-        }
-
-        w.BarrierId = id;
+        w.BarrierId = (int)(uint)w.R[ins.A + first];
         if (w.Converged && exec == mask && mask == w.Live)
         {
             w.BarrierWait = exec;

@@ -48,7 +48,29 @@ internal sealed unsafe class Warp : IDisposable
     /// <summary>Registers written by a global load whose value has not been used yet (round-trip counting).</summary>
     public byte[] Pending { get; }
 
-    public bool AnyPending;
+    private readonly List<int> pendingList = [];
+
+    public bool AnyPending => pendingList.Count > 0;
+
+    public void MarkPending(int register)
+    {
+        if (Pending[register] == 0)
+        {
+            Pending[register] = 1;
+            pendingList.Add(register);
+        }
+    }
+
+    /// <summary>The warp waited for its loads: nothing is pending any more.</summary>
+    public void ClearPending()
+    {
+        foreach (int r in pendingList)
+        {
+            Pending[r] = 0;
+        }
+
+        pendingList.Clear();
+    }
 
     public long RoundTrips;
 

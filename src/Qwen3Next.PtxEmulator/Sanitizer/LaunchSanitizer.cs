@@ -22,25 +22,25 @@ internal sealed class LaunchSanitizer
     private readonly int maxFindings;
     private readonly long launchEpoch;
 
-    // Shared-memory shadow of the running CTA, one entry per 4-byte word.
+    // Shared-memory shadow of the running CTA, one entry per 4-byte word (arrays of the device's SharedShadow).
+    private readonly SharedShadow shadow;
     private readonly int[] writer, writerEpoch, writerSync, reader, readerWarp, readerEpoch, readerSync;
     private readonly ulong[] sharedInit;
-    private int epochCounter;
 
-    public LaunchSanitizer(DecodedKernel kernel, bool checks, int maxFindings, long launchEpoch, int sharedBytes)
+    public LaunchSanitizer(DecodedKernel kernel, bool checks, int maxFindings, long launchEpoch, int sharedBytes, SharedShadow shadow)
     {
         this.kernel = kernel;
         Checks = checks;
         this.maxFindings = maxFindings;
         this.launchEpoch = launchEpoch;
-        int words = checks ? (sharedBytes + 3) / 4 : 0;
-        writer = new int[words];
-        writerEpoch = new int[words];
-        writerSync = new int[words];
-        reader = new int[words];
-        readerWarp = new int[words];
-        readerEpoch = new int[words];
-        readerSync = new int[words];
+        this.shadow = shadow;
+        if (checks)
+        {
+            shadow.Ensure((sharedBytes + 3) / 4);
+        }
+
+        (writer, writerEpoch, writerSync) = (shadow.Writer, shadow.WriterEpoch, shadow.WriterSync);
+        (reader, readerWarp, readerEpoch, readerSync) = (shadow.Reader, shadow.ReaderWarp, shadow.ReaderEpoch, shadow.ReaderSync);
         sharedInit = new ulong[checks ? (sharedBytes + 63) / 64 : 0];
     }
 
@@ -60,11 +60,11 @@ internal sealed class LaunchSanitizer
 
     public void BeginCta()
     {
-        BarrierEpoch = ++epochCounter;
+        BarrierEpoch = shadow.NextEpoch();
         Array.Clear(sharedInit);
     }
 
-    public void BarrierReleased() => BarrierEpoch = ++epochCounter;
+    public void BarrierReleased() => BarrierEpoch = shadow.NextEpoch();
 
     public (int X, int Y, int Z) ThreadOf(int tid)
         => (tid % BlockDim.X, tid / BlockDim.X % BlockDim.Y, tid / (BlockDim.X * BlockDim.Y));
@@ -180,6 +180,7 @@ internal sealed class LaunchSanitizer
         var shadow = region.Shadow ??= new GlobalShadow(region.Length);
         long offset = (long)(address - region.Start);
         long me = BlockLinear + 1;
+        long thread = (BlockLinear * BlockDim.X * BlockDim.Y * BlockDim.Z) + tid + 1;
         long tag = launchEpoch << 32;
         if ((!write || atomic) && region.InitBits is not null)
         {
@@ -215,10 +216,12 @@ internal sealed class LaunchSanitizer
                         $"write-after-read race on {region.Name}+{w * 4}: another block read it in this launch");
                 }
 
-                if (readNow && (rd & GlobalShadow.NonCoherentRead) != 0)
+                // A thread may overwrite what it alone read through the read-only path; another thread's
+                // non-coherent read of a word written in the same launch may see either value.
+                if (readNow && (rd & GlobalShadow.NonCoherentRead) != 0 && shadow.NonCoherentReader[w] != thread)
                 {
                     Report(SanitizerRule.NonCoherentWrite, pc, tid, address,
-                        $"{region.Name}+{w * 4} was read through ld.global.nc (read-only path) and is written in the same launch");
+                        $"{region.Name}+{w * 4} was read through ld.global.nc (read-only path) by another thread and is written in the same launch");
                 }
 
                 shadow.Writer[w] = tag | me;
@@ -234,7 +237,13 @@ internal sealed class LaunchSanitizer
                 if (nonCoherent && writtenNow)
                 {
                     Report(SanitizerRule.NonCoherentWrite, pc, tid, address,
-                        $"ld.global.nc reads {region.Name}+{w * 4}, which this launch wrote");
+                        $"ld.global.nc reads {region.Name}+{w * 4}, which this launch wrote (the read-only path may return the old value)");
+                }
+
+                if (nonCoherent)
+                {
+                    bool ncBefore = readNow && (rd & GlobalShadow.NonCoherentRead) != 0;
+                    shadow.NonCoherentReader[w] = !ncBefore || shadow.NonCoherentReader[w] == thread ? thread : -1;
                 }
 
                 long flags = nonCoherent ? GlobalShadow.NonCoherentRead : 0;
