@@ -233,7 +233,7 @@ internal sealed unsafe partial class Interpreter
             }
             else if (inShared)
             {
-                if (addr + (ulong)bytes > (ulong)sharedBytes)
+                if (!Within(addr, bytes, sharedBytes))
                 {
                     p = Resolve(w, ins.Space, addr, bytes, l, pc, write, ins.NonCoherent, atomic: false, out _);
                 }
