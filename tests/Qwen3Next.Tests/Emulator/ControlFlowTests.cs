@@ -14,7 +14,7 @@ public sealed class ControlFlowTests
 {
     private static uint[] RunPerThread(string ptx, int threads, out LaunchResult result, int blocks = 1)
     {
-        using var gpu = new EmulatedGpu();
+        using var gpu = new EmulatedGpu(new EmulatorOptions { Counters = true });
         var output = PtxTestKernels.Upload<uint>(gpu, Enumerable.Repeat(0xFFFF_FFFFu, threads * blocks).ToArray(), "out");
         result = PtxTestKernels.Launch(gpu, ptx, new LaunchGeometry(blocks, threads), output);
         return PtxTestKernels.Download<uint>(gpu, output, threads * blocks);
@@ -267,7 +267,7 @@ public sealed class ControlFlowTests
                 ret;
             }
             """;
-        using var gpu = new EmulatedGpu();
+        using var gpu = new EmulatedGpu(new EmulatorOptions { Counters = true });
         uint[] input = Enumerable.Range(0, 256).Select(i => (uint)((i * 37) % 101)).ToArray();
         var output = gpu.Memory.Allocate(4, "out");
         var result = PtxTestKernels.Launch(gpu, ptx, new LaunchGeometry(1, 256), PtxTestKernels.Upload<uint>(gpu, input, "in"), output);

@@ -12,7 +12,7 @@ namespace Qwen3Next.Tests.Emulator;
 public sealed class MemoryTests
 {
     [Test]
-    public void VectorLoadsAndStoresKeepElementOrder()
+    public void VectorLoadsAndStoresKeepElementOrder([Values] bool counters)
     {
         string ptx = PtxTestKernels.Header + """
             .visible .entry vectors(.param .u64 in, .param .u64 out)
@@ -46,7 +46,7 @@ public sealed class MemoryTests
                 ret;
             }
             """;
-        using var gpu = new EmulatedGpu();
+        using var gpu = new EmulatedGpu(new EmulatorOptions { Counters = counters });
         uint[] input = Enumerable.Range(0, 64 * 4).Select(i => (uint)((i * 2654435761u) ^ 0x5A5A_0000)).ToArray();
         var output = gpu.Memory.Allocate(3 * 1024, "out");
         PtxTestKernels.Launch(gpu, ptx, new LaunchGeometry(1, 64), PtxTestKernels.Upload<uint>(gpu, input, "in"), output);
@@ -61,7 +61,7 @@ public sealed class MemoryTests
     }
 
     [Test]
-    public void NarrowLoadsExtendBySignednessIntoTheRegister()
+    public void NarrowLoadsExtendBySignednessIntoTheRegister([Values] bool counters)
     {
         string ptx = PtxTestKernels.Header + """
             .visible .entry extend(.param .u64 in, .param .u64 out)
@@ -84,7 +84,7 @@ public sealed class MemoryTests
                 ret;
             }
             """;
-        using var gpu = new EmulatedGpu();
+        using var gpu = new EmulatedGpu(new EmulatorOptions { Counters = counters });
         byte[] input = [0x34, 0x92, 0, 0, 0xF0, 0xFF, 0xFF, 0x87];
         var output = gpu.Memory.Allocate(48, "out");
         PtxTestKernels.Launch(gpu, ptx, new LaunchGeometry(1, 1), PtxTestKernels.Upload<byte>(gpu, input, "in"), output);

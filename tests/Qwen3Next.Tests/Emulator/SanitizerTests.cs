@@ -69,10 +69,10 @@ public sealed class SanitizerTests
         """;
 
     [Test]
-    public void OutOfBoundsGlobalWriteIsCaughtAndSkipped()
+    public void OutOfBoundsGlobalWriteIsCaughtAndSkipped([Values] bool counters)
     {
         string ptx = PtxTestKernels.Header + StoreIndexed;
-        using var gpu = new EmulatedGpu();
+        using var gpu = new EmulatedGpu(new EmulatorOptions { Counters = counters });
         var data = PtxTestKernels.Upload<uint>(gpu, new uint[63], "data");
         var guard = Guard(gpu);
         var error = Faults(() => PtxTestKernels.Launch(gpu, ptx, new LaunchGeometry(2, 32), data));
@@ -84,7 +84,7 @@ public sealed class SanitizerTests
     }
 
     [Test]
-    public void OutOfBoundsGlobalReadYieldsZeroAndIsCaught()
+    public void OutOfBoundsGlobalReadYieldsZeroAndIsCaught([Values] bool counters)
     {
         string ptx = PtxTestKernels.Header + """
             .visible .entry read_past(.param .u64 data, .param .u64 out)
@@ -102,7 +102,7 @@ public sealed class SanitizerTests
                 ret;
             }
             """;
-        using var gpu = new EmulatedGpu();
+        using var gpu = new EmulatedGpu(new EmulatorOptions { Counters = counters });
         var data = PtxTestKernels.Upload<uint>(gpu, Enumerable.Range(1, 20).Select(i => (uint)i).ToArray(), "data");
         var output = PtxTestKernels.Upload<uint>(gpu, Enumerable.Repeat(7u, 8).ToArray(), "out");
         var error = Faults(() => PtxTestKernels.Launch(gpu, ptx, new LaunchGeometry(1, 8), data, output));
@@ -111,7 +111,7 @@ public sealed class SanitizerTests
     }
 
     [Test]
-    public void OutOfBoundsSharedAccessIsCaughtAtEitherEnd()
+    public void OutOfBoundsSharedAccessIsCaughtAtEitherEnd([Values] bool counters)
     {
         string ptx = PtxTestKernels.Header + """
             .visible .entry shared_edges(.param .u64 out, .param .u64 offset)
@@ -129,7 +129,7 @@ public sealed class SanitizerTests
                 ret;
             }
             """;
-        using var gpu = new EmulatedGpu();
+        using var gpu = new EmulatedGpu(new EmulatorOptions { Counters = counters });
         var output = gpu.Memory.Allocate(4, "out");
 
         // Thread 32 stores one word past the 128-byte array.
@@ -171,7 +171,7 @@ public sealed class SanitizerTests
     }
 
     [Test]
-    public void MisalignedAccessesAreCaught()
+    public void MisalignedAccessesAreCaught([Values] bool counters)
     {
         string ptx = PtxTestKernels.Header + """
             .visible .entry misaligned(.param .u64 data)
@@ -187,7 +187,7 @@ public sealed class SanitizerTests
                 ret;
             }
             """;
-        using var gpu = new EmulatedGpu();
+        using var gpu = new EmulatedGpu(new EmulatorOptions { Counters = counters });
         var data = PtxTestKernels.Upload<uint>(gpu, new uint[16], "data");
         var error = Faults(() => PtxTestKernels.Launch(gpu, ptx, new LaunchGeometry(1, 1), data));
         Expect(error, SanitizerRule.Misaligned, "misaligned", FaultLine(ptx), (0, 0, 0), (0, 0, 0), data.Start + 2);
@@ -231,7 +231,8 @@ public sealed class SanitizerTests
     public void SharedRacesWithinABarrierIntervalAreCaught(string hazard, string firstAccess, string secondAccess, int second)
     {
         string ptx = RaceKernel(firstAccess, secondAccess, 0, second, sync: "");
-        using var gpu = new EmulatedGpu();
+        // Counters select the interpreter's memory path (inlined without, Resolve with): cover both.
+        using var gpu = new EmulatedGpu(new EmulatorOptions { Counters = second == 1 });
         var error = Faults(() => PtxTestKernels.Launch(gpu, ptx, new LaunchGeometry(1, 64), gpu.Memory.Allocate(4, "out")));
         var finding = Expect(error, SanitizerRule.SharedRace, "race", FaultLine(ptx), (second, 0, 0), (0, 0, 0), SharedWindow);
         Assert.That(finding.Detail, Does.Contain(hazard));
@@ -326,10 +327,11 @@ public sealed class SanitizerTests
     }
 
     [Test]
-    public void WritingMemoryReadThroughTheNonCoherentPathIsCaught()
+    public void WritingMemoryAnotherThreadReadThroughTheNonCoherentPathIsCaught()
     {
+        // Thread t reads word t through the read-only path, then writes word t + 1, which thread t + 1 read that way.
         string ptx = PtxTestKernels.Header + """
-            .visible .entry in_place(.param .u64 data)
+            .visible .entry shifted(.param .u64 data)
             {
                 .reg .b32 %tid, %v;
                 .reg .b64 %rd<3>;
@@ -339,14 +341,14 @@ public sealed class SanitizerTests
                 add.s64 %rd2, %rd0, %rd1;
                 ld.global.nc.u32 %v, [%rd2];
                 add.s32 %v, %v, 1;
-                st.global.u32 [%rd2], %v; // fault
+                st.global.u32 [%rd2+4], %v; // fault
                 ret;
             }
             """;
         using var gpu = new EmulatedGpu();
-        var data = PtxTestKernels.Upload<uint>(gpu, new uint[32], "data");
+        var data = PtxTestKernels.Upload<uint>(gpu, new uint[33], "data");
         var error = Faults(() => PtxTestKernels.Launch(gpu, ptx, new LaunchGeometry(1, 32), data));
-        Expect(error, SanitizerRule.NonCoherentWrite, "in_place", FaultLine(ptx), (0, 0, 0), (0, 0, 0), data.Start);
+        Expect(error, SanitizerRule.NonCoherentWrite, "shifted", FaultLine(ptx), (0, 0, 0), (0, 0, 0), data.Start + 4);
 
         // The same kernel reading through ld.global (coherent) is fine.
         var coherent = PtxTestKernels.Launch(gpu, ptx.Replace("ld.global.nc.u32", "ld.global.u32"), new LaunchGeometry(1, 32), data);
@@ -371,10 +373,10 @@ public sealed class SanitizerTests
         """;
 
     [Test]
-    public void ReadingUninitialisedDeviceMemoryIsCaught()
+    public void ReadingUninitialisedDeviceMemoryIsCaught([Values] bool counters)
     {
         string ptx = PtxTestKernels.Header + ReadAll;
-        using var gpu = new EmulatedGpu();
+        using var gpu = new EmulatedGpu(new EmulatorOptions { Counters = counters });
         var data = gpu.Memory.Allocate(32 * 4, "workspace");
         gpu.Memory.Write(data.Start, MemoryMarshal.AsBytes(new uint[16].AsSpan()), "first half");
         var output = gpu.Memory.Allocate(32 * 4, "out");
@@ -388,7 +390,7 @@ public sealed class SanitizerTests
     }
 
     [Test]
-    public void ReadingUninitialisedSharedMemoryIsCaught()
+    public void ReadingUninitialisedSharedMemoryIsCaught([Values] bool counters)
     {
         string ptx = PtxTestKernels.Header + """
             .visible .entry shared_garbage(.param .u64 out)
@@ -408,30 +410,34 @@ public sealed class SanitizerTests
                 ret;
             }
             """;
-        using var gpu = new EmulatedGpu();
+        using var gpu = new EmulatedGpu(new EmulatorOptions { Counters = counters });
         var error = Faults(() => PtxTestKernels.Launch(gpu, ptx, new LaunchGeometry(1, 32), gpu.Memory.Allocate(128, "out")));
         Expect(error, SanitizerRule.UninitialisedRead, "shared_garbage", FaultLine(ptx), (0, 0, 0), (0, 0, 0), SharedWindow);
     }
 
     [Test]
-    public void PartOfAWarpAtABarrierIsBarrierDivergence()
+    public void AWarpSplitAcrossTwoBarrierInstructionsIsBarrierDivergence()
     {
+        // bar.sync is .aligned: lanes 16-31 wait at one bar.sync, lanes 0-15 at another with the same id.
         string ptx = PtxTestKernels.Header + """
-            .visible .entry half_barrier(.param .u64 out)
+            .visible .entry split_barrier(.param .u64 out)
             {
-                .reg .pred %skip;
+                .reg .pred %low;
                 .reg .b32 %tid;
                 mov.u32 %tid, %tid.x;
-                setp.lt.u32 %skip, %tid, 16;
-                @%skip bra DONE;
+                setp.lt.u32 %low, %tid, 16;
+                @%low bra OTHER;
                 bar.sync 0; // fault
+                bra.uni DONE;
+            OTHER:
+                bar.sync 0;
             DONE:
                 ret;
             }
             """;
         using var gpu = new EmulatedGpu();
         var error = Faults(() => PtxTestKernels.Launch(gpu, ptx, new LaunchGeometry(1, 32), gpu.Memory.Allocate(4, "out")));
-        Expect(error, SanitizerRule.BarrierDivergence, "half_barrier", FaultLine(ptx), (16, 0, 0), (0, 0, 0));
+        Expect(error, SanitizerRule.BarrierDivergence, "split_barrier", FaultLine(ptx), (16, 0, 0), (0, 0, 0));
     }
 
     [Test]
