@@ -16,6 +16,7 @@ public static class CliApp
             PtxCommand.Create(),
             BenchCommand.Create(),
             PlanCommand.Create(),
+            ProfileCommand.Create(),
         };
         root.Options.Add(CliOptions.Verbose);
         return root.Parse(args).Invoke();

@@ -20,6 +20,11 @@ public sealed class TestBackends
     /// <summary>Every backend that runs here: what the golden conformance suite covers.</summary>
     public static readonly string[] AllBackends = [.. CpuBackends, .. EmulatedBackends];
 
+    /// <summary>Backends the many-step session tests run on: the CPU ones and the CUDA C path on the emulator. The
+    /// ILGPU kernels' continuations are the C# code ilgpu-cpu already runs; their PTX is covered by the golden suite,
+    /// and repeating 60 emulated decode steps for them would double the suite's time.</summary>
+    public static readonly string[] SessionBackends = [.. CpuBackends, "ptx-emu"];
+
     public static string DataRoot => Path.Combine(TestContext.CurrentContext.TestDirectory, "data", "golden");
 
     public static IKernelBackend Get(string name)
