@@ -119,7 +119,8 @@ public struct Instr
     /// <summary>Vector width of ld/st (1, 2 or 4).</summary>
     public byte Vec;
 
-    /// <summary>bra.uni; setp/vote: the combining predicate is negated; ld: sign-extend into a 64-bit register.</summary>
+    /// <summary>bra.uni; setp/vote: the combining predicate is negated; ld: sign-extend into a 64-bit register;
+    /// cvt to an integer: the destination register is 64-bit.</summary>
     public bool Uniform;
     public int D;
     public int D2;

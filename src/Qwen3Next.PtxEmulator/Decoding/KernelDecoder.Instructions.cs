@@ -164,6 +164,16 @@ internal sealed partial class KernelDecoder
         }
     }
 
+    /// <summary>f64 arithmetic is computed in round-to-nearest only: a directed f64 rounding is unsupported rather
+    /// than silently rounded to nearest.</summary>
+    private void NearestOnlyForF64(in Instr ins)
+    {
+        if (ins.Type == ScalarType.F64 && ins.Rnd != Rounding.Nearest)
+        {
+            throw Unsupported("directed rounding (.rz/.rm/.rp) of f64 arithmetic");
+        }
+    }
+
     private void AddSub(ref Instr ins, ModifierSet m, string opcode, IReadOnlyList<PtxOperand> ops)
     {
         var t = OneType(m);
@@ -173,6 +183,7 @@ internal sealed partial class KernelDecoder
         {
             FloatFlags(ref ins, m);
             ins.Op = add ? Float(t, Op.AddF32, Op.AddF64) : Float(t, Op.SubF32, Op.SubF64);
+            NearestOnlyForF64(in ins);
         }
         else
         {
@@ -195,6 +206,7 @@ internal sealed partial class KernelDecoder
         {
             FloatFlags(ref ins, m);
             ins.Op = Float(t, Op.MulF32, Op.MulF64);
+            NearestOnlyForF64(in ins);
         }
         else
         {
@@ -229,6 +241,7 @@ internal sealed partial class KernelDecoder
             FloatFlags(ref ins, m, roundingAllowed: false);
             ins.Rnd = TakeRounding(m) ?? throw Unsupported($"{opcode} without a rounding modifier");
             ins.Op = Float(t, Op.FmaF32, Op.FmaF64);
+            NearestOnlyForF64(in ins);
         }
         else
         {
@@ -282,6 +295,7 @@ internal sealed partial class KernelDecoder
         {
             ins.Rnd = TakeRounding(m) ?? throw Unsupported("div.f64 without a rounding modifier");
             ins.Op = Op.DivRnF64;
+            NearestOnlyForF64(in ins);
         }
         else
         {
@@ -606,7 +620,16 @@ internal sealed partial class KernelDecoder
             throw Unsupported("rounding or .ftz on an integer conversion");
         }
 
+        if (ins.Op == Op.CvtF16FromF32 && ins.Rnd != Rounding.Nearest)
+        {
+            throw Unsupported("directed rounding (.rz/.rm/.rp) of a conversion to .f16");
+        }
+
         Unary(ref ins, ops, st);
+
+        // A signed integer result narrower than its register is sign-extended to the register's width (PTX ISA
+        // §6.4.2, relaxed type-checking of destination operands).
+        ins.Uniform = dt.IsInteger() && IsWide(ins.D);
     }
 
     private void Special(ref Instr ins, ModifierSet m, string opcode, IReadOnlyList<PtxOperand> ops)
@@ -634,6 +657,7 @@ internal sealed partial class KernelDecoder
             ("tanh", ScalarType.F32, true, false) => Op.TanhApproxF32,
             _ => throw Unsupported($"{opcode} form"),
         };
+        NearestOnlyForF64(in ins);
         Unary(ref ins, ops, t);
     }
 

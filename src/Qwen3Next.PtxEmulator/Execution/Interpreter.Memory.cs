@@ -234,7 +234,7 @@ internal sealed unsafe partial class Interpreter
             }
             else if (inShared)
             {
-                if (addr + (ulong)bytes > (ulong)sharedBytes)
+                if (!Within(addr, bytes, sharedBytes))
                 {
                     p = Resolve(w, ins.Space, addr, bytes, l, pc, write, ins.NonCoherent, atomic: false, out _);
                 }
@@ -333,7 +333,7 @@ internal sealed unsafe partial class Interpreter
         switch (space)
         {
             case MemorySpace.Shared:
-                if (addr + (ulong)bytes > (ulong)sharedBytes)
+                if (!Within(addr, bytes, sharedBytes))
                 {
                     san.Report(SanitizerRule.OutOfBounds, pc, tid, generic,
                         $"shared offset {addr} (+{bytes}) is outside the block's {sharedBytes} bytes ({kernel.StaticSharedBytes} static, {geometry.DynamicSharedBytes} dynamic)");
@@ -347,7 +347,7 @@ internal sealed unsafe partial class Interpreter
 
                 return shared + addr;
             case MemorySpace.Local:
-                if (addr + (ulong)bytes > (ulong)localBytes)
+                if (!Within(addr, bytes, localBytes))
                 {
                     san.Report(SanitizerRule.OutOfBounds, pc, tid, generic, $"local offset {addr} (+{bytes}) is outside the thread's {localBytes} bytes");
                     return null;
@@ -355,7 +355,7 @@ internal sealed unsafe partial class Interpreter
 
                 return local + ((long)tid * localBytes) + (long)addr;
             case MemorySpace.Param:
-                if (write || addr + (ulong)bytes > (ulong)paramBytes)
+                if (write || !Within(addr, bytes, paramBytes))
                 {
                     san.Report(SanitizerRule.OutOfBounds, pc, tid, addr, write ? "a store to the parameter space"
                         : $"parameter offset {addr} (+{bytes}) is outside the {paramBytes} parameter bytes");
@@ -391,6 +391,10 @@ internal sealed unsafe partial class Interpreter
                 return (byte*)addr;
         }
     }
+
+    /// <summary>[offset, offset + bytes) lies inside a window of <paramref name="size"/> bytes; written so that an offset
+    /// near 2^64 (a negative 64-bit address) cannot wrap around the check.</summary>
+    private static bool Within(ulong offset, int bytes, int size) => (ulong)bytes <= (ulong)size && offset <= (ulong)(size - bytes);
 
     private static ulong Load(byte* p, ScalarType t) => t.Bytes() switch
     {

@@ -184,7 +184,7 @@ internal sealed unsafe partial class Interpreter
                     }
 
                     // The destination's width of the (sign- or zero-extended, then wrapped) value.
-                    return ZeroExtend((ulong)(long)v, dt.Bits());
+                    return IntegerResult(ZeroExtend((ulong)(long)v, dt.Bits()), in ins);
                 }
 
             case Op.CvtF32FromInt:
@@ -201,9 +201,9 @@ internal sealed unsafe partial class Interpreter
                 }
 
             case Op.CvtIntFromF32:
-                return PtxMath.FloatToInt(F(a, ins.Ftz), ins.Rnd, dt);
+                return IntegerResult(PtxMath.FloatToInt(F(a, ins.Ftz), ins.Rnd, dt), in ins);
             case Op.CvtIntFromF64:
-                return PtxMath.FloatToInt(UInt64BitsToDouble(a), ins.Rnd, dt);
+                return IntegerResult(PtxMath.FloatToInt(UInt64BitsToDouble(a), ins.Rnd, dt), in ins);
             case Op.CvtF32FromF64:
                 return Out(PtxMath.Narrow(UInt64BitsToDouble(a), ins.Rnd), in ins);
             case Op.CvtF64FromF32:
@@ -250,6 +250,20 @@ internal sealed unsafe partial class Interpreter
         }
     }
 
+    /// <summary>An integer conversion result of <c>ins.Type</c>'s width as its register holds it: a signed value
+    /// sign-extended to 32 bits, or to 64 in a 64-bit register (PTX ISA §6.4.2); unsigned values stay zero-extended.</summary>
+    private static ulong IntegerResult(ulong value, in Instr ins)
+    {
+        int bits = ins.Type.Bits();
+        if (!ins.Type.IsSigned() || bits >= 64)
+        {
+            return value;
+        }
+
+        ulong extended = (ulong)SignExtend(value, bits);
+        return ins.Uniform ? extended : (uint)extended;
+    }
+
     private static double SaturateDouble(double v) => double.IsNaN(v) ? 0 : Math.Clamp(v, 0.0, 1.0);
 
     /// <summary>The f32 special functions, divisions, min/max, and f64 arithmetic.</summary>
@@ -280,14 +294,14 @@ internal sealed unsafe partial class Interpreter
         float p = F(a, ins.Ftz), q = F(b, ins.Ftz);
         float result = ins.Op switch
         {
-            Op.DivRnF32 => DivRounded(p, q, ins.Rnd),
+            Op.DivRnF32 => PtxMath.Div(p, q, ins.Rnd),
             Op.DivApproxF32 => PtxMath.DivApprox(p, q),
             Op.DivFullF32 => p / q,
             Op.MinF32 => PtxMath.Min(p, q),
             Op.MaxF32 => PtxMath.Max(p, q),
-            Op.RcpRnF32 => DivRounded(1f, p, ins.Rnd),
+            Op.RcpRnF32 => PtxMath.Div(1f, p, ins.Rnd),
             Op.RcpApproxF32 => PtxMath.Rcp(p),
-            Op.SqrtRnF32 => ins.Rnd == Rounding.Nearest ? MathF.Sqrt(p) : throw new InvalidOperationException("sqrt with a directed rounding"),
+            Op.SqrtRnF32 => PtxMath.Sqrt(p, ins.Rnd),
             Op.SqrtApproxF32 => MathF.Sqrt(p),
             Op.RsqrtApproxF32 => PtxMath.Rsqrt(p),
             Op.Ex2ApproxF32 => PtxMath.Ex2(p),
@@ -298,25 +312,5 @@ internal sealed unsafe partial class Interpreter
             _ => throw new InvalidOperationException($"no handler for {ins.Op}"),
         };
         return Out(result, in ins);
-    }
-
-    /// <summary>div.rn/rz/rm/rp.f32: the correctly rounded quotient, stepped by the sign of the exact remainder.</summary>
-    private static float DivRounded(float a, float b, Rounding mode)
-    {
-        float q = a / b;
-        if (mode == Rounding.Nearest || !float.IsFinite(q) || q == 0 || !float.IsFinite(a) || !float.IsFinite(b))
-        {
-            return q;
-        }
-
-        // a - q·b exactly (fma), its sign relative to b's tells whether the exact quotient is above q.
-        double remainder = ((double)a) - ((double)q * b);
-        int sign = Math.Sign(remainder) * Math.Sign(b);
-        return sign == 0 ? q : mode switch
-        {
-            Rounding.Down => sign < 0 ? MathF.BitDecrement(q) : q,
-            Rounding.Up => sign > 0 ? MathF.BitIncrement(q) : q,
-            _ => (q > 0 && sign < 0) ? MathF.BitDecrement(q) : (q < 0 && sign > 0) ? MathF.BitIncrement(q) : q,
-        };
     }
 }

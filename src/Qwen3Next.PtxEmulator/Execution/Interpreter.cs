@@ -299,8 +299,9 @@ internal sealed unsafe partial class Interpreter : IDisposable
             if (w.BarrierWait != w.Live || w.CollectiveWait != 0)
             {
                 var stuck = warps.First(v => v.Live != 0 && (v.CollectiveWait != 0 || v.BarrierWait != v.Live));
-                int pc = stuck.Converged ? stuck.WarpPc : stuck.Pc[BitOperations.TrailingZeroCount(stuck.CollectiveWait != 0 ? stuck.CollectiveWait : stuck.Live & ~stuck.BarrierWait)];
-                san.Report(SanitizerRule.Deadlock, pc, stuck.Index * 32, 0,
+                int lane = BitOperations.TrailingZeroCount(stuck.CollectiveWait != 0 ? stuck.CollectiveWait : stuck.Live & ~stuck.BarrierWait);
+                int pc = stuck.Converged ? stuck.WarpPc : stuck.Pc[lane];
+                san.Report(SanitizerRule.Deadlock, pc, (stuck.Index * 32) + (stuck.Converged ? 0 : lane), 0,
                     $"no thread of the block can proceed: warp {stuck.Index} waits (lanes 0x{stuck.CollectiveWait:X8} at a warp collective, 0x{stuck.BarrierWait:X8} at a barrier) while other threads wait at a barrier");
                 return false;
             }
@@ -493,6 +494,13 @@ internal sealed unsafe partial class Interpreter : IDisposable
                 return true;
             case Op.Exit:
                 w.Live &= ~exec;
+                if (exec != 0 && w.CollectiveWait != 0)
+                {
+                    // Lanes waiting at a warp collective may have been waiting for these: let them re-check their
+                    // member mask (an exited member is a finding, not a deadlock).
+                    w.CollectiveWait = 0;
+                }
+
                 Advance(w, pc, mask & ~exec);
                 return true;
             case Op.BarSync:

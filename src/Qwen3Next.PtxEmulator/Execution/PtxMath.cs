@@ -129,6 +129,40 @@ internal static class PtxMath
         return Direct(r, sign, mode, false, false);
     }
 
+    /// <summary>div.rn/rz/rm/rp.f32 and rcp: the correctly rounded quotient in <paramref name="mode"/>, overflow to
+    /// ±max or ±inf and underflow to ±0 or the smallest subnormal by direction.</summary>
+    public static float Div(float a, float b, Rounding mode)
+    {
+        float q = a / b;
+        if (mode == Rounding.Nearest || float.IsNaN(q) || !float.IsFinite(a) || !float.IsFinite(b) || b == 0)
+        {
+            return q;
+        }
+
+        if (float.IsInfinity(q))
+        {
+            return Direct(q, 0, mode, overflowed: true, exactNegative: q < 0);
+        }
+
+        // a/b − q = (a − q·b)/b, and a − q·b has the right sign in double (q·b is exact: 24 + 24 bits); this holds
+        // for q = ±0 after underflow too, where it is the sign of a/b itself.
+        double remainder = a - ((double)q * b);
+        return Direct(q, Math.Sign(remainder) * Math.Sign(b), mode, false, false);
+    }
+
+    /// <summary>sqrt.rn/rz/rm/rp.f32: the correctly rounded root (it never overflows or underflows).</summary>
+    public static float Sqrt(float x, Rounding mode)
+    {
+        float s = MathF.Sqrt(x);
+        if (mode == Rounding.Nearest || !float.IsFinite(s) || s == 0)
+        {
+            return s;
+        }
+
+        // x − s² is exact in double (s² has at most 48 significant bits): its sign is the side of √x that s lies on.
+        return Direct(s, Math.Sign(x - ((double)s * s)), mode, false, false);
+    }
+
     /// <summary>min.f32/max.f32: a NaN operand yields the other operand; two NaNs the canonical NaN; −0 &lt; +0.</summary>
     public static float Min(float a, float b)
     {

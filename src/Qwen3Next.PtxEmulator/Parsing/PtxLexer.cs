@@ -90,10 +90,11 @@ internal static class PtxLexer
             }
             else if (IsWordStart(c))
             {
+                // "::" stays inside a word: qualifiers such as .L2::128B or .L1::no_allocate belong to their opcode.
                 int start = i;
-                while (i < n && IsWordPart(text[i]))
+                while (i < n && (IsWordPart(text[i]) || (text[i] == ':' && i + 2 < n && text[i + 1] == ':' && IsWordPart(text[i + 2]))))
                 {
-                    i++;
+                    i += text[i] == ':' ? 2 : 1;
                 }
 
                 tokens.Add(new Token(TokenKind.Word, text[start..i], line));
