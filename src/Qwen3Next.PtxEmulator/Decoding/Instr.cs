@@ -15,7 +15,7 @@ public enum Op : ushort
     And, Or, Xor, Not32, Not64, NotPred,
     Shl32, Shl64, ShrU32, ShrS32, ShrU64, ShrS64,
     Bfi32, Bfi64, BfeU32, BfeS32, BfeU64, BfeS64, Prmt, Popc32, Popc64, Clz32, Clz64, Brev32, Brev64,
-    Selp, SetpInt, SetpF32, SetpF64,
+    Selp, SetpInt, SetpF32, SetpF64, Testp,
 
     // Conversions.
     CvtInt, CvtF32FromInt, CvtF64FromInt, CvtIntFromF32, CvtIntFromF64, CvtF32FromF64, CvtF64FromF32, CvtF32FromF32, CvtF64FromF64,
@@ -60,6 +60,12 @@ public enum CompareOp : byte
 
     /// <summary>Both ordered (.num) / either NaN (.nan).</summary>
     Num, Nan,
+}
+
+/// <summary>testp's property (PTX ISA §9.7.3.24).</summary>
+public enum FloatClass : byte
+{
+    Finite, Infinite, Number, NotANumber, Normal, Subnormal,
 }
 
 public enum BoolOp : byte
@@ -114,6 +120,7 @@ public struct Instr
     public bool NonCoherent;
     public AtomOp Atom;
     public ShflMode Shfl;
+    public FloatClass Class;
     public VoteMode Vote;
 
     /// <summary>Vector width of ld/st (1, 2 or 4).</summary>

@@ -34,6 +34,7 @@ internal sealed partial class KernelDecoder
             case "popc": case "clz": case "brev": BitCount(ref ins, m, s.Opcode, s.Operands); break;
             case "selp": Selp(ref ins, m, s.Operands); break;
             case "setp": Setp(ref ins, m, s.Operands); break;
+            case "testp": Testp(ref ins, m, s.Operands); break;
             case "cvt": Cvt(ref ins, m, s.Operands); break;
             case "rcp":
             case "sqrt":
@@ -565,6 +566,29 @@ internal sealed partial class KernelDecoder
             ins.C = c;
             ins.Uniform = neg; // reused: the combining predicate is negated
         }
+    }
+
+    private void Testp(ref Instr ins, ModifierSet m, IReadOnlyList<PtxOperand> ops)
+    {
+        ins.Class = m.TakeAny("finite", "infinite", "number", "notanumber", "normal", "subnormal") switch
+        {
+            "finite" => FloatClass.Finite,
+            "infinite" => FloatClass.Infinite,
+            "number" => FloatClass.Number,
+            "notanumber" => FloatClass.NotANumber,
+            "normal" => FloatClass.Normal,
+            "subnormal" => FloatClass.Subnormal,
+            _ => throw Unsupported("testp without a property"),
+        };
+        var t = OneType(m);
+        if (t is not (ScalarType.F32 or ScalarType.F64))
+        {
+            throw Unsupported("testp type");
+        }
+
+        ins.Op = Op.Testp;
+        ins.Type = t;
+        Unary(ref ins, ops, t);
     }
 
     private void Cvt(ref Instr ins, ModifierSet m, IReadOnlyList<PtxOperand> ops)

@@ -87,6 +87,8 @@ internal sealed unsafe partial class Interpreter
             case Op.Clz64: return (ulong)BitOperations.LeadingZeroCount(a);
             case Op.Brev32: return ReverseBits((uint)a);
             case Op.Brev64: return ((ulong)ReverseBits((uint)a) << 32) | ReverseBits((uint)(a >> 32));
+            case Op.Testp:
+                return Classify(in ins, a) ? 1ul : 0ul;
             case Op.SubF32:
             case Op.AddF32:
             case Op.MulF32:
@@ -95,6 +97,22 @@ internal sealed unsafe partial class Interpreter
             default:
                 return ins.Op >= Op.CvtInt && ins.Op <= Op.CvtBf16FromF32 ? Convert(in ins, a) : FloatScalar(in ins, a, b, c);
         }
+    }
+
+    /// <summary>testp (PTX ISA §9.7.3.24).</summary>
+    private static bool Classify(in Instr ins, ulong bits)
+    {
+        bool f32 = ins.Type == ScalarType.F32;
+        double x = f32 ? UInt32BitsToSingle((uint)bits) : UInt64BitsToDouble(bits);
+        return ins.Class switch
+        {
+            FloatClass.Finite => double.IsFinite(x),
+            FloatClass.Infinite => double.IsInfinity(x),
+            FloatClass.Number => !double.IsNaN(x),
+            FloatClass.NotANumber => double.IsNaN(x),
+            FloatClass.Normal => f32 ? float.IsNormal((float)x) : double.IsNormal(x),
+            _ => f32 ? float.IsSubnormal((float)x) : double.IsSubnormal(x),
+        };
     }
 
     private static int DivS(int a, int b) => b == 0 ? -1 : (a == int.MinValue && b == -1) ? int.MinValue : a / b;

@@ -56,6 +56,32 @@ public sealed class ComparisonTests
         }
     }
 
+    /// <summary>testp (PTX ISA §9.7.3.24): the class of each value, decided from its bits (exponent and mantissa
+    /// fields), not from C#'s helpers the emulator uses.</summary>
+    [Test]
+    public void TestpClassifiesFromTheBits([Values("finite", "infinite", "number", "notanumber", "normal", "subnormal")] string property)
+    {
+        var values = Pairs.Select(p => p.A).Concat([0f, -0f, float.Epsilon, -float.Epsilon, float.MaxValue, float.NaN, float.PositiveInfinity, float.NegativeInfinity]).ToList();
+        var result = new ElementwiseKernel($"testp.{property}.f32 %o0, %i0;", ["f32"], ["pred"]).Run(ElementwiseKernel.Bits(values))[0];
+        var expected = values.Select(v =>
+        {
+            uint bits = BitConverter.SingleToUInt32Bits(v);
+            uint exponent = (bits >> 23) & 0xFF, mantissa = bits & 0x7F_FFFF;
+            bool nan = exponent == 0xFF && mantissa != 0, infinite = exponent == 0xFF && mantissa == 0;
+            bool holds = property switch
+            {
+                "finite" => exponent != 0xFF,
+                "infinite" => infinite,
+                "number" => !nan,
+                "notanumber" => nan,
+                "normal" => exponent is > 0 and < 0xFF,
+                _ => exponent == 0 && mantissa != 0,
+            };
+            return holds ? 1ul : 0ul;
+        }).ToList();
+        AssertIntegers($"testp.{property}.f32", values.Select(v => Hex(v)).ToList(), expected, result);
+    }
+
     /// <summary>min/max (PTX ISA §9.7.3.10-11): NaN only if both are NaN, otherwise the other operand; −0 &lt; +0.</summary>
     private static double MinMax(double a, double b, bool min)
     {

@@ -13,7 +13,7 @@ public sealed class CtaSamplingTests
 
     private static (int[] Flags, LaunchResult Result) Run(CtaSampling? sampling)
     {
-        using var gpu = new EmulatedGpu(new EmulatorOptions { Sampling = sampling });
+        using var gpu = new EmulatedGpu(new EmulatorOptions { Counters = true, Sampling = sampling });
         int n = (int)Grid.Grid.Count;
         var (result, flags) = MarkKernel.Launch(gpu, Grid);
         var bytes = new byte[n * 4];

@@ -16,7 +16,7 @@ public sealed class ProfileReportTests
     [Test]
     public void LaunchesAreGroupedPerOpAndConfigurationAndTimedPerCall()
     {
-        using var gpu = new EmulatedGpu();
+        using var gpu = new EmulatedGpu(new EmulatorOptions { Counters = true });
         using var recorder = new ProfileRecorder(gpu);
         for (int call = 0; call < 2; call++)
         {
@@ -42,7 +42,7 @@ public sealed class ProfileReportTests
     [Test]
     public void TextAndJsonAreLabelledAsAModel()
     {
-        using var gpu = new EmulatedGpu();
+        using var gpu = new EmulatedGpu(new EmulatorOptions { Counters = true });
         using var recorder = new ProfileRecorder(gpu);
         using (recorder.BeginOp("mark"))
         {
@@ -79,7 +79,7 @@ public sealed class ProfileReportTests
     [Test]
     public void OpsDoNotNest()
     {
-        using var gpu = new EmulatedGpu();
+        using var gpu = new EmulatedGpu(new EmulatorOptions { Counters = true });
         using var recorder = new ProfileRecorder(gpu);
         using var outer = recorder.BeginOp("outer");
         Assert.That(() => recorder.BeginOp("inner"), Throws.InvalidOperationException.With.Message.Contains("outer"));
