@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU check: runs on a machine with an NVIDIA GPU and driver but no .NET and no network, from the repository
 # root with .gpu/ beside it (see docs/gpu-check.md). Writes at most 8 files into RESULTS_DIR:
-# log.txt, nvidia-smi.txt, verify-ilgpu.json, verify-ptx.json, bench-ilgpu.json, bench-ptx.json, tests.txt, run-ptx.json.
+# log.txt, nvidia-smi.txt, verify-ilgpu.json, verify-ptx.json, bench-ilgpu.json, bench-ptx.json, tests.txt, kernel-times.json.
 #   bash .gpu/check.sh RESULTS_DIR
 set -uo pipefail
 results="${1:?usage: check.sh RESULTS_DIR}"
@@ -36,8 +36,12 @@ step "bench: real Qwen3-Next shapes, ceilings measured in the same run"
 timeout 90 dotnet .gpu/run/app/kernels.dll bench --backend ilgpu --scale real --iterations 20 --peak-tflops 67 --json "$results/bench-ilgpu.json"
 timeout 90 dotnet .gpu/run/app/kernels.dll bench --backend ptx --scale real --iterations 20 --peak-tflops 67 --json "$results/bench-ptx.json"
 
+step "per-kernel device times (CUDA events) of every op workload: calibrates the H200 model"
+# Back on the build machine: kernels profile --backend ptx-emu --scale real --measured kernel-times.json
+timeout 90 dotnet .gpu/run/app/kernels.dll profile --backend ptx --scale real --repetitions 10 --json "$results/kernel-times.json"
+
 step "run: tiny model, ptx and ilgpu, with expert streaming"
-timeout 60 dotnet .gpu/run/app/kernels.dll run --model tests/data/golden/models/tiny-qwen3-next --backend ptx --json "$results/run-ptx.json"
+timeout 60 dotnet .gpu/run/app/kernels.dll run --model tests/data/golden/models/tiny-qwen3-next --backend ptx
 timeout 60 dotnet .gpu/run/app/kernels.dll run --model tests/data/golden/models/tiny-qwen3-next --backend ilgpu --device-memory 3.7MiB
 
 step "BenchmarkDotNet, in-process: the op workloads on the GPU backends at the real shapes"

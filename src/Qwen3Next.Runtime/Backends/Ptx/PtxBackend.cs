@@ -246,7 +246,41 @@ public sealed class PtxBackend : IKernelBackend
     internal void Launch(string kernel, LaunchConfig config, KernelArguments arguments)
     {
         Signatures.Check(kernel, arguments);
-        kernels[kernel].Launch(Stream, config, arguments);
+        if (timer is null)
+        {
+            kernels[kernel].Launch(Stream, config, arguments);
+        }
+        else
+        {
+            timer.Time(kernel, config, () => kernels[kernel].Launch(Stream, config, arguments));
+        }
+    }
+
+    private PtxLaunchTimer? timer;
+
+    /// <summary>
+    /// Runs <paramref name="work"/> with every launch bracketed by CUDA timing events and returns each launch's device
+    /// time, in launch order (on a GPU: what calibrates the H200 model; on the emulator the events measure host time).
+    /// </summary>
+    public IReadOnlyList<TimedLaunch> TimeLaunches(Action work)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        if (timer is not null)
+        {
+            throw new InvalidOperationException("Launches are already being timed.");
+        }
+
+        using var launches = new PtxLaunchTimer(Driver, Stream);
+        timer = launches;
+        try
+        {
+            work();
+            return launches.Collect();
+        }
+        finally
+        {
+            timer = null;
+        }
     }
 
     public void Dispose()
