@@ -73,6 +73,9 @@ public sealed class PtxBackend : IKernelBackend
 
     public string Name => "ptx";
 
+    /// <summary>Shared with the storage backend, so buffers and launches follow one threading rule.</summary>
+    public BackendAccess Access => storage.Access;
+
     public ComputeDevice Device => storage.Device;
 
     /// <summary>The compute stream (the ILGPU accelerator's default stream); every op enqueues here.</summary>
@@ -120,7 +123,11 @@ public sealed class PtxBackend : IKernelBackend
 
     public DeviceWeight LoadWeight(TensorView view) => storage.LoadWeight(view);
 
-    public ExpertWeights LoadExperts(MoeShape shape, IReadOnlyList<ExpertTensors> experts) => PtxMoeOps.LoadExperts(this, shape, experts);
+    public ExpertWeights LoadExperts(MoeShape shape, IReadOnlyList<ExpertTensors> experts)
+    {
+        using var use = Access.Enter();
+        return PtxMoeOps.LoadExperts(this, shape, experts);
+    }
 
     /// <summary>Enqueues <paramref name="kernel"/> on <see cref="Stream"/>.</summary>
     /// <summary>Launches issued (or, in signature-check mode, checked) so far.</summary>
@@ -141,6 +148,11 @@ public sealed class PtxBackend : IKernelBackend
 
     public void Dispose()
     {
+        if (Access.IsDisposed)
+        {
+            return;
+        }
+
         Workspace.Dispose();
         kernels?.Dispose();
         storage.Dispose();

@@ -27,7 +27,7 @@ public sealed class PtxExpertWeights(int experts, int hidden, int intermediate, 
 
     internal ArrayView<int> ExpertToSlot => expertToSlot.View;
 
-    public override void Dispose()
+    protected override void Release()
     {
         gateUp.Dispose();
         down.Dispose();
