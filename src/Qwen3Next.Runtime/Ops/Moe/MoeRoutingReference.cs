@@ -2,8 +2,8 @@ using System.Numerics.Tensors;
 
 namespace Qwen3Next.Ops.Moe;
 
-/// <summary>Softmax over all experts in float32, top-k by probability (ties: lower expert id first),
-/// then renormalise the k weights to sum to one when norm_topk_prob is set.</summary>
+/// <summary>Softmax over all experts in float32, top-k in <see cref="RoutingOrder"/> (ties: lower expert id first;
+/// NaN last), then renormalise the k weights to sum to one when norm_topk_prob is set. NaN probabilities give NaN weights.</summary>
 public static class MoeRoutingReference
 {
     public static void Route(ReadOnlySpan<float> logits, int topK, bool normalize, Span<int> selected, Span<float> weights)
@@ -16,7 +16,7 @@ public static class MoeRoutingReference
             order[i] = i;
         }
 
-        Array.Sort(order, (x, y) => probs[y] != probs[x] ? probs[y].CompareTo(probs[x]) : x.CompareTo(y));
+        Array.Sort(order, (x, y) => x == y ? 0 : RoutingOrder.Before(probs[x], x, probs[y], y) ? -1 : 1);
         float sum = 0;
         for (int j = 0; j < topK; j++)
         {
