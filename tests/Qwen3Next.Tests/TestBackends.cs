@@ -1,5 +1,8 @@
 using NUnit.Framework;
 using Qwen3Next.Backends;
+using Qwen3Next.Backends.Ilgpu;
+using Qwen3Next.Backends.Ptx;
+using Qwen3Next.Cuda;
 
 namespace Qwen3Next.Tests;
 
@@ -13,6 +16,13 @@ public sealed class TestBackends
     /// <summary>Backends every conformance test runs on (no GPU here: ILGPU on its CPU accelerator).</summary>
     public static readonly string[] CpuBackends = ["reference", "ilgpu-cpu"];
 
+    /// <summary>Every backend whose host side runs here: the CPU backends and the ptx launchers in signature-check
+    /// mode (they check and pack every launch but compute nothing), for contract and misuse tests.</summary>
+    public static readonly string[] HostSideBackends = ["reference", "ilgpu-cpu", PtxSignatures];
+
+    /// <summary>The ptx backend in signature-check mode, on the ilgpu-cpu backend's device (its kernels are compiled once).</summary>
+    public const string PtxSignatures = "ptx-signatures";
+
     public static string DataRoot => Path.Combine(TestContext.CurrentContext.TestDirectory, "data", "golden");
 
     public static IKernelBackend Get(string name)
@@ -21,7 +31,7 @@ public sealed class TestBackends
         {
             if (!Created.TryGetValue(name, out var backend))
             {
-                backend = BackendRegistry.Create(name);
+                backend = name == PtxSignatures ? CreatePtxSignatures() : BackendRegistry.Create(name);
                 Created[name] = backend;
             }
 
@@ -29,10 +39,21 @@ public sealed class TestBackends
         }
     }
 
+    private static PtxBackend CreatePtxSignatures()
+    {
+        if (PtxCatalog.Embedded.IsEmpty)
+        {
+            Assert.Ignore("No PTX embedded (nvcc was not available at build time).");
+        }
+
+        return PtxBackend.CreateSignatureCheck(((IlgpuBackend)Get("ilgpu-cpu")).Device);
+    }
+
     [OneTimeTearDown]
     public void DisposeAll()
     {
-        foreach (var backend in Created.Values)
+        // The ptx backend borrows the ilgpu-cpu backend's device: it goes first.
+        foreach (var backend in Created.Values.OrderBy(b => b is PtxBackend ? 0 : 1))
         {
             backend.Dispose();
         }
