@@ -38,7 +38,8 @@ public sealed class OpContractTests(string backendName)
             long qk = (long)T * s.KeyHeads * s.KeyDim, vo = (long)T * s.ValueHeads * s.ValueDim;
             o.Backend.GatedDelta.Rule(s, o.Input(qk), o.Input(qk), o.Input(vo), o.Input(T * s.ValueHeads), o.Input(T * s.ValueHeads),
                 o.Zeros(((long)s.ValueHeads * s.KeyDim * s.ValueDim) - 1), o.Zeros(vo), true, 0.25f, GatedDeltaMode.Chunked);
-        }),
+        }
+        ),
         ["gdn mixer qkvz"] = ("qkvz", o => o.Backend.GatedDelta.Mixer(OpInputs.Gdn, T, o.Input((T * OpInputs.Gdn.QkvzWidth) - 1),
             o.Input(T * OpInputs.Gdn.BaWidth), o.GdnWeights, o.GdnState(), o.Zeros(T * OpInputs.Gdn.ValueWidth))),
         ["attention cache"] = ("cache.Keys", o =>
@@ -48,7 +49,8 @@ public sealed class OpContractTests(string backendName)
             var cache = o.Own(new KvCache(o.Zeros(full - 1), o.Zeros(full), 8));
             o.Backend.Attention.Mixer(a, T, o.Input(T * a.QueryGateWidth), o.Input(T * a.KeyValueWidth), o.Input(T * a.KeyValueWidth),
                 o.QNorm, o.KNorm, cache, o.Zeros(T * a.OutputWidth));
-        }),
+        }
+        ),
         ["moe x"] = ("x", o => o.Backend.Moe.Block(OpInputs.Moe, T, o.Input((T * H) - 1), o.MoeWeights, o.Zeros(T * H))),
     };
 
@@ -65,18 +67,21 @@ public sealed class OpContractTests(string backendName)
         {
             var s = OpInputs.Gdn with { ValueHeads = 3 };
             o.Backend.GatedDelta.Mixer(s, 1, o.Input(1000), o.Input(1000), o.GdnWeights, o.GdnState(), o.Zeros(1000));
-        }),
+        }
+        ),
         ["gdn conv weight of another shape"] = ("weights.Conv", o =>
         {
             var s = OpInputs.Gdn with { ConvKernel = 3 };
             o.Backend.GatedDelta.Mixer(s, 1, o.Input(s.QkvzWidth), o.Input(s.BaWidth), o.GdnWeights, o.GdnState(), o.Zeros(s.ValueWidth));
-        }),
+        }
+        ),
         ["attention odd rotary width"] = ("shape.RotaryDim", o =>
         {
             var a = OpInputs.Attention with { RotaryDim = 15 };
             o.Backend.Attention.Mixer(a, 1, o.Input(a.QueryGateWidth), o.Input(a.KeyValueWidth), o.Input(a.KeyValueWidth), o.QNorm, o.KNorm,
                 o.Cache(4), o.Zeros(a.OutputWidth));
-        }),
+        }
+        ),
         ["moe top-k above the experts"] = ("shape.TopK", o =>
             o.Backend.Moe.Block(OpInputs.Moe with { TopK = 17 }, T, o.Input(T * H), o.MoeWeights, o.Zeros(T * H))),
         ["moe router of another expert count"] = ("weights.Router", o =>
