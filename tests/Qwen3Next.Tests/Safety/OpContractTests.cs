@@ -32,25 +32,10 @@ public sealed class OpContractTests(string backendName)
         ["matmul y"] = ("y", o => o.Backend.Basic.MatMul(o.Input(T * H), o.Weight, o.Zeros((T * OpInputs.Out) - 1), T)),
         ["add addend"] = ("addend", o => o.Backend.Basic.Add(o.Zeros(100), o.Input(99), 100)),
         ["argmax result"] = ("result", o => o.Backend.Basic.ArgmaxRows(o.Input(T * H), T, H, new int[T - 1])),
-        ["delta rule state"] = ("state", o =>
-        {
-            var s = OpInputs.Gdn.Rule(T);
-            long qk = (long)T * s.KeyHeads * s.KeyDim, vo = (long)T * s.ValueHeads * s.ValueDim;
-            o.Backend.GatedDelta.Rule(s, o.Input(qk), o.Input(qk), o.Input(vo), o.Input(T * s.ValueHeads), o.Input(T * s.ValueHeads),
-                o.Zeros(((long)s.ValueHeads * s.KeyDim * s.ValueDim) - 1), o.Zeros(vo), true, 0.25f, GatedDeltaMode.Chunked);
-        }
-        ),
+        ["delta rule state"] = ("state", DeltaRuleWithShortState),
         ["gdn mixer qkvz"] = ("qkvz", o => o.Backend.GatedDelta.Mixer(OpInputs.Gdn, T, o.Input((T * OpInputs.Gdn.QkvzWidth) - 1),
             o.Input(T * OpInputs.Gdn.BaWidth), o.GdnWeights, o.GdnState(), o.Zeros(T * OpInputs.Gdn.ValueWidth))),
-        ["attention cache"] = ("cache.Keys", o =>
-        {
-            var a = OpInputs.Attention;
-            long full = (long)a.KeyValueHeads * 8 * a.HeadDim;
-            var cache = o.Own(new KvCache(o.Zeros(full - 1), o.Zeros(full), 8));
-            o.Backend.Attention.Mixer(a, T, o.Input(T * a.QueryGateWidth), o.Input(T * a.KeyValueWidth), o.Input(T * a.KeyValueWidth),
-                o.QNorm, o.KNorm, cache, o.Zeros(T * a.OutputWidth));
-        }
-        ),
+        ["attention cache"] = ("cache.Keys", AttentionWithShortCache),
         ["moe x"] = ("x", o => o.Backend.Moe.Block(OpInputs.Moe, T, o.Input((T * H) - 1), o.MoeWeights, o.Zeros(T * H))),
     };
 
@@ -63,30 +48,45 @@ public sealed class OpContractTests(string backendName)
         ["embed token outside the vocabulary"] = ("tokens", o => o.Backend.Basic.Embed([1, OpInputs.Vocab], o.Table, o.Zeros(2 * H))),
         ["negative rows"] = ("rows", o => o.Backend.Basic.MatMul(o.Input(T * H), o.Weight, o.Zeros(T * OpInputs.Out), -1)),
         ["rmsnorm eps NaN"] = ("eps", o => o.Backend.Basic.RmsNorm(o.Input(T * H), o.Norm, o.Zeros(T * H), T, H, float.NaN, true)),
-        ["gdn value heads not a multiple"] = ("shape.ValueHeads", o =>
-        {
-            var s = OpInputs.Gdn with { ValueHeads = 3 };
-            o.Backend.GatedDelta.Mixer(s, 1, o.Input(1000), o.Input(1000), o.GdnWeights, o.GdnState(), o.Zeros(1000));
-        }
-        ),
-        ["gdn conv weight of another shape"] = ("weights.Conv", o =>
-        {
-            var s = OpInputs.Gdn with { ConvKernel = 3 };
-            o.Backend.GatedDelta.Mixer(s, 1, o.Input(s.QkvzWidth), o.Input(s.BaWidth), o.GdnWeights, o.GdnState(), o.Zeros(s.ValueWidth));
-        }
-        ),
-        ["attention odd rotary width"] = ("shape.RotaryDim", o =>
-        {
-            var a = OpInputs.Attention with { RotaryDim = 15 };
-            o.Backend.Attention.Mixer(a, 1, o.Input(a.QueryGateWidth), o.Input(a.KeyValueWidth), o.Input(a.KeyValueWidth), o.QNorm, o.KNorm,
-                o.Cache(4), o.Zeros(a.OutputWidth));
-        }
-        ),
+        ["gdn value heads not a multiple"] = ("shape.ValueHeads", o => o.Backend.GatedDelta.Mixer(OpInputs.Gdn with { ValueHeads = 3 }, 1,
+            o.Input(1000), o.Input(1000), o.GdnWeights, o.GdnState(), o.Zeros(1000))),
+        ["gdn conv weight of another shape"] = ("weights.Conv", GdnWithAnotherConvKernel),
+        ["attention odd rotary width"] = ("shape.RotaryDim", AttentionWithOddRotaryWidth),
         ["moe top-k above the experts"] = ("shape.TopK", o =>
             o.Backend.Moe.Block(OpInputs.Moe with { TopK = 17 }, T, o.Input(T * H), o.MoeWeights, o.Zeros(T * H))),
         ["moe router of another expert count"] = ("weights.Router", o =>
             o.Backend.Moe.Block(OpInputs.Moe with { Experts = 8, TopK = 4 }, T, o.Input(T * H), o.MoeWeights, o.Zeros(T * H))),
     };
+
+    private static void DeltaRuleWithShortState(OpInputs o)
+    {
+        var s = OpInputs.Gdn.Rule(T);
+        long qk = (long)T * s.KeyHeads * s.KeyDim, vo = (long)T * s.ValueHeads * s.ValueDim;
+        o.Backend.GatedDelta.Rule(s, o.Input(qk), o.Input(qk), o.Input(vo), o.Input(T * s.ValueHeads), o.Input(T * s.ValueHeads),
+            o.Zeros(((long)s.ValueHeads * s.KeyDim * s.ValueDim) - 1), o.Zeros(vo), true, 0.25f, GatedDeltaMode.Chunked);
+    }
+
+    private static void AttentionWithShortCache(OpInputs o)
+    {
+        var a = OpInputs.Attention;
+        long full = (long)a.KeyValueHeads * 8 * a.HeadDim;
+        var cache = o.Own(new KvCache(o.Zeros(full - 1), o.Zeros(full), 8));
+        o.Backend.Attention.Mixer(a, T, o.Input(T * a.QueryGateWidth), o.Input(T * a.KeyValueWidth), o.Input(T * a.KeyValueWidth),
+            o.QNorm, o.KNorm, cache, o.Zeros(T * a.OutputWidth));
+    }
+
+    private static void GdnWithAnotherConvKernel(OpInputs o)
+    {
+        var s = OpInputs.Gdn with { ConvKernel = 3 };
+        o.Backend.GatedDelta.Mixer(s, 1, o.Input(s.QkvzWidth), o.Input(s.BaWidth), o.GdnWeights, o.GdnState(), o.Zeros(s.ValueWidth));
+    }
+
+    private static void AttentionWithOddRotaryWidth(OpInputs o)
+    {
+        var a = OpInputs.Attention with { RotaryDim = 15 };
+        o.Backend.Attention.Mixer(a, 1, o.Input(a.QueryGateWidth), o.Input(a.KeyValueWidth), o.Input(a.KeyValueWidth), o.QNorm, o.KNorm,
+            o.Cache(4), o.Zeros(a.OutputWidth));
+    }
 
     public static IEnumerable<string> Undersized => UndersizedCalls.Keys;
 
