@@ -8,8 +8,12 @@ public static class MoeRoutingReference
 {
     public static void Route(ReadOnlySpan<float> logits, int topK, bool normalize, Span<int> selected, Span<float> weights)
     {
+        // Max-subtracted like the kernels (TensorPrimitives.SoftMax is not): +Inf logits then make every probability
+        // NaN on every backend instead of some 0 and some NaN.
         var probs = new float[logits.Length];
-        TensorPrimitives.SoftMax(logits, probs);
+        TensorPrimitives.Subtract(logits, TensorPrimitives.Max(logits), probs);
+        TensorPrimitives.Exp(probs, probs);
+        TensorPrimitives.Divide(probs, TensorPrimitives.Sum(probs), probs);
         var order = new int[probs.Length];
         for (int i = 0; i < order.Length; i++)
         {
