@@ -73,7 +73,7 @@ internal static class InspectCommand
         table.AddRow(new Text("gated deltanet"), new Text($"{c.LinearNumKeyHeads} k heads x {c.LinearKeyHeadDim}, {c.LinearNumValueHeads} v heads x {c.LinearValueHeadDim}, conv {c.LinearConvKernelDim}"));
         table.AddRow(new Text("moe"), new Text($"{c.NumExperts} experts, top-{c.NumExpertsPerTok}, intermediate {c.MoeIntermediateSize}, shared {c.SharedExpertIntermediateSize}"));
         table.AddRow(new Text("dtype"), new Text(c.TorchDtype));
-        AnsiConsole.Write(table);
+        Tables.Write(table);
     }
 
     private static void Print(string source, IEnumerable<TensorView> tensors, IReadOnlyDictionary<string, string> metadata)
