@@ -4,7 +4,7 @@
 //    loads of 8 bf16, every weight byte read exactly once for all T rows; the
 //    op is bandwidth bound, so this is the whole decode story.
 //  - matmul_bf16_mma (any T, prefill): 64x64 tiles on the tensor cores with
-//    the hi/lo activation split of common/mma_tile.cuh.
+//    the hi/mid/lo activation split of common/mma_tile.cuh.
 // accumulate != 0 adds into y (fuses the residual add of o_proj/out_proj).
 #include "bf16.cuh"
 #include "reduce.cuh"

@@ -30,13 +30,17 @@ __device__ __forceinline__ unsigned short f32_to_bf16_rn(float f) {
     return (unsigned short)(u >> 16);
 }
 
-// Split an fp32 activation into hi + lo bf16 so that hi + lo carries ~16
-// mantissa bits. A bf16 weight times (hi + lo) on the tensor cores, with fp32
-// accumulation, then matches an fp32 GEMM to ~1e-5 relative instead of the
-// ~4e-3 a plain bf16 cast of the activation would give.
-__device__ __forceinline__ void f32_split_bf16(float f, unsigned short& hi, unsigned short& lo) {
+// Split an fp32 activation into three bf16 terms, hi + mid + lo, that sum to
+// it within ~2^-24 relative (each term carries the next 8 mantissa bits of the
+// remainder). A bf16 weight times each term is exact in fp32, so three tensor-
+// core products with fp32 accumulation match an fp32 GEMM. Two terms (hi + lo)
+// leave ~2^-18 relative per element, which the PTX emulator showed exceeds the
+// golden 1e-5 tolerance on router logits and projections (2.8e-6 relative).
+__device__ __forceinline__ void f32_split3_bf16(float f, unsigned short& hi, unsigned short& mid, unsigned short& lo) {
     hi = f32_to_bf16_rn(f);
-    lo = f32_to_bf16_rn(f - bf16_to_f32(hi));
+    float r = f - bf16_to_f32(hi);
+    mid = f32_to_bf16_rn(r);
+    lo = f32_to_bf16_rn(r - bf16_to_f32(mid));
 }
 
 __device__ __forceinline__ float silu_f(float x) { return x / (1.0f + expf(-x)); }

@@ -2,8 +2,8 @@
 // m16n8k16, bf16 in, fp32 accumulate), shared by the dense GEMM and the
 // grouped expert GEMM.
 //   A: fp32 activations, row r of the tile is X[arow[r] * ldx + k] (arow < 0:
-//      zero row). Each value is split into hi + lo bf16 (see bf16.cuh) and
-//      both halves are multiplied, so the result keeps ~fp32 accuracy.
+//      zero row). Each value is split into hi + mid + lo bf16 (see bf16.cuh)
+//      and all three are multiplied, so the result keeps fp32 accuracy.
 //   B: bf16 weights [n][k] (k contiguous) = exactly the "col" operand layout
 //      of mma.row.col, so a weight row is copied to shared memory as is.
 //      Row c of the tile is W[brow[c] * ldw + k] (brow < 0: zero row).
@@ -24,6 +24,7 @@
 
 struct MmaTileSmem {
     unsigned short a_hi[MT_BM * MT_LDS];
+    unsigned short a_mid[MT_BM * MT_LDS];
     unsigned short a_lo[MT_BM * MT_LDS];
     unsigned short b[MT_BN * MT_LDS];
     int arow[MT_BM];
@@ -57,7 +58,7 @@ __device__ __forceinline__ void mma_tile_64x64(float acc[2][4][4], MmaTileSmem& 
     const bool wvec = ((ldw & 7) == 0) && ((((size_t)W) & 15) == 0);
 
     for (int k0 = 0; k0 < K; k0 += MT_BK) {
-        // A: 64 rows x 32 fp32 -> hi/lo bf16; 4 float4 per thread
+        // A: 64 rows x 32 fp32 -> hi/mid/lo bf16; 4 float4 per thread
         #pragma unroll
         for (int i = 0; i < 4; i++) {
             int idx = tid + 128 * i, r = idx >> 3, k = k0 + (idx & 7) * 4;
@@ -73,11 +74,12 @@ __device__ __forceinline__ void mma_tile_64x64(float acc[2][4][4], MmaTileSmem& 
                     for (int j = 0; j < 4; j++) if (k + j < K) v[j] = __ldg(src + j);
                 }
             }
-            unsigned short h[4], l[4];
+            unsigned short h[4], m[4], l[4];
             #pragma unroll
-            for (int j = 0; j < 4; j++) f32_split_bf16(v[j], h[j], l[j]);
+            for (int j = 0; j < 4; j++) f32_split3_bf16(v[j], h[j], m[j], l[j]);
             int o = r * MT_LDS + (idx & 7) * 4;
             *reinterpret_cast<uint2*>(&s.a_hi[o]) = make_uint2(h[0] | ((unsigned)h[1] << 16), h[2] | ((unsigned)h[3] << 16));
+            *reinterpret_cast<uint2*>(&s.a_mid[o]) = make_uint2(m[0] | ((unsigned)m[1] << 16), m[2] | ((unsigned)m[3] << 16));
             *reinterpret_cast<uint2*>(&s.a_lo[o]) = make_uint2(l[0] | ((unsigned)l[1] << 16), l[2] | ((unsigned)l[3] << 16));
         }
         // B: 64 weight rows x 32 bf16; 2 x 128-bit per thread
@@ -103,7 +105,7 @@ __device__ __forceinline__ void mma_tile_64x64(float acc[2][4][4], MmaTileSmem& 
         __syncthreads();
         #pragma unroll
         for (int kk = 0; kk < MT_BK; kk += 16) {
-            unsigned int ah[2][4], al[2][4], b[4][2];
+            unsigned int ah[2][4], am[2][4], al[2][4], b[4][2];
             #pragma unroll
             for (int mi = 0; mi < 2; mi++) {
                 int r0 = (wm * 32 + mi * 16 + g) * MT_LDS + kk + 2 * q;
@@ -112,6 +114,10 @@ __device__ __forceinline__ void mma_tile_64x64(float acc[2][4][4], MmaTileSmem& 
                 ah[mi][1] = *reinterpret_cast<const unsigned int*>(&s.a_hi[r1]);
                 ah[mi][2] = *reinterpret_cast<const unsigned int*>(&s.a_hi[r0 + 8]);
                 ah[mi][3] = *reinterpret_cast<const unsigned int*>(&s.a_hi[r1 + 8]);
+                am[mi][0] = *reinterpret_cast<const unsigned int*>(&s.a_mid[r0]);
+                am[mi][1] = *reinterpret_cast<const unsigned int*>(&s.a_mid[r1]);
+                am[mi][2] = *reinterpret_cast<const unsigned int*>(&s.a_mid[r0 + 8]);
+                am[mi][3] = *reinterpret_cast<const unsigned int*>(&s.a_mid[r1 + 8]);
                 al[mi][0] = *reinterpret_cast<const unsigned int*>(&s.a_lo[r0]);
                 al[mi][1] = *reinterpret_cast<const unsigned int*>(&s.a_lo[r1]);
                 al[mi][2] = *reinterpret_cast<const unsigned int*>(&s.a_lo[r0 + 8]);
@@ -127,8 +133,10 @@ __device__ __forceinline__ void mma_tile_64x64(float acc[2][4][4], MmaTileSmem& 
             for (int mi = 0; mi < 2; mi++)
                 #pragma unroll
                 for (int ni = 0; ni < 4; ni++) {
-                    mma_bf16_16816(acc[mi][ni], ah[mi], b[ni]);
+                    // Smallest terms first, so they are not lost against the large partial sums.
                     mma_bf16_16816(acc[mi][ni], al[mi], b[ni]);
+                    mma_bf16_16816(acc[mi][ni], am[mi], b[ni]);
+                    mma_bf16_16816(acc[mi][ni], ah[mi], b[ni]);
                 }
         }
         __syncthreads();

@@ -1,6 +1,5 @@
 using NUnit.Framework;
 using Qwen3Next.Backends;
-using Qwen3Next.Backends.Ilgpu;
 using Qwen3Next.Backends.Ptx;
 using Qwen3Next.Cuda;
 
@@ -20,7 +19,10 @@ public sealed class TestBackends
     /// mode (they check and pack every launch but compute nothing), for contract and misuse tests.</summary>
     public static readonly string[] HostSideBackends = ["reference", "ilgpu-cpu", PtxSignatures];
 
-    /// <summary>The ptx backend in signature-check mode, on the ilgpu-cpu backend's device (its kernels are compiled once).</summary>
+    /// <summary>Backends that compute here, the hand-written CUDA C included (on the PTX emulator, sanitizer on).</summary>
+    public static readonly string[] ComputingBackends = ["reference", "ilgpu-cpu", "ptx-emu"];
+
+    /// <summary>The ptx backend in signature-check mode (host memory; launches checked, not run).</summary>
     public const string PtxSignatures = "ptx-signatures";
 
     public static string DataRoot => Path.Combine(TestContext.CurrentContext.TestDirectory, "data", "golden");
@@ -46,14 +48,13 @@ public sealed class TestBackends
             Assert.Ignore("No PTX embedded (nvcc was not available at build time).");
         }
 
-        return PtxBackend.CreateSignatureCheck(((IlgpuBackend)Get("ilgpu-cpu")).Device);
+        return PtxBackend.CreateSignatureCheck();
     }
 
     [OneTimeTearDown]
     public void DisposeAll()
     {
-        // The ptx backend borrows the ilgpu-cpu backend's device: it goes first.
-        foreach (var backend in Created.Values.OrderBy(b => b is PtxBackend ? 0 : 1))
+        foreach (var backend in Created.Values)
         {
             backend.Dispose();
         }

@@ -27,8 +27,7 @@ internal static class BenchCommand
             using var kernels = BackendRegistry.Create(parse.GetValue(backend)!);
             var ceiling = OpBenchmark.CopyCeiling(kernels, size == BenchmarkScale.Real ? 64L << 20 : 1L << 20, n);
             Console.WriteLine($"{kernels.Name}: device copy {ceiling.GigabytesPerSecond:F2} GB/s ({ceiling.Shape}) is the memory ceiling");
-            var device = (kernels as Backends.Ilgpu.IlgpuBackend)?.Device ?? (kernels as Backends.Ptx.PtxBackend)?.Device;
-            var upload = device is null ? null : OpBenchmark.HostToDeviceCeiling(device, size == BenchmarkScale.Real ? 256L << 20 : 16L << 20, n);
+            var upload = OpBenchmark.HostToDeviceCeiling(kernels, size == BenchmarkScale.Real ? 256L << 20 : 16L << 20, n);
             if (upload is not null)
             {
                 Console.WriteLine($"{kernels.Name}: host-to-device {upload.GigabytesPerSecond:F2} GB/s ({upload.Shape}) is the streaming ceiling");
@@ -52,7 +51,7 @@ internal static class BenchCommand
                     scale = size.ToString(),
                     copy_gbps = ceiling.GigabytesPerSecond,
                     host_to_device_gbps = upload?.GigabytesPerSecond,
-                    device = device?.Description,
+                    device = OpBenchmark.DeviceDescription(kernels),
                     measurements = results.Select(m => new
                     {
                         m.Name,

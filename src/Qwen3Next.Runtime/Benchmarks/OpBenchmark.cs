@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using Qwen3Next.Backends;
+using Qwen3Next.Backends.Ilgpu;
+using Qwen3Next.Backends.Ptx;
 using Qwen3Next.Cuda;
 using Qwen3Next.Device;
 
@@ -59,6 +61,56 @@ public static class OpBenchmark
         var workload = new OpWorkload("device-copy", $"{floats * 4 / (1 << 20)} MiB", 8 * floats, 0,
             () => backend.Copy(source, 0, destination, 0, floats), []);
         return Measure(backend, workload, iterations);
+    }
+
+    /// <summary>The device a backend runs on, in words; null for the reference.</summary>
+    public static string? DeviceDescription(IKernelBackend backend) => backend switch
+    {
+        IlgpuBackend ilgpu => ilgpu.Device.Description,
+        PtxBackend ptx => ptx.Description,
+        _ => null,
+    };
+
+    /// <summary>Host-to-device copy bandwidth on the backend's copy stream: the ceiling of weight streaming; null for the reference.</summary>
+    public static OpMeasurement? HostToDeviceCeiling(IKernelBackend backend, long bytes, int iterations) => backend switch
+    {
+        IlgpuBackend ilgpu => HostToDeviceCeiling(ilgpu.Device, bytes, iterations),
+        PtxBackend ptx => HostToDeviceCeiling(ptx, bytes, iterations),
+        _ => null,
+    };
+
+    /// <summary>Page-locked host memory to device memory through the ptx backend's driver, on its copy stream.</summary>
+    private static unsafe OpMeasurement HostToDeviceCeiling(PtxBackend backend, long bytes, int iterations)
+    {
+        const string subject = "the host-to-device benchmark";
+        var driver = backend.Driver;
+        var host = driver.AllocateHost(bytes, mapped: false, subject);
+        try
+        {
+            using var target = backend.AllocateBuffer<byte>(bytes, subject);
+            void CopyAndWait()
+            {
+                driver.CopyHostToDeviceAsync(target.Span.Address, (void*)host, bytes, backend.CopyStream, subject);
+                driver.SynchronizeStream(backend.CopyStream, subject);
+            }
+
+            CopyAndWait();
+            var times = new double[iterations];
+            var clock = new Stopwatch();
+            for (int i = 0; i < iterations; i++)
+            {
+                clock.Restart();
+                CopyAndWait();
+                times[i] = clock.Elapsed.TotalSeconds;
+            }
+
+            Array.Sort(times);
+            return new OpMeasurement("host-to-device", $"{bytes >> 20} MiB pinned ({driver.Description})", bytes, 0, times[iterations / 2], times[0], iterations);
+        }
+        finally
+        {
+            driver.FreeHost(host, subject);
+        }
     }
 
     /// <summary>Pinned host-to-device copy bandwidth on the copy stream: the ceiling of weight streaming.</summary>

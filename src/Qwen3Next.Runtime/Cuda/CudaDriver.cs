@@ -5,17 +5,16 @@ using ILGPU.Runtime.Cuda;
 namespace Qwen3Next.Cuda;
 
 /// <summary>
-/// Every CUDA driver call of the runtime, in one place. Almost all go through ILGPU's public binding
-/// (<see cref="CudaAPI.CurrentAPI"/>), so PTX modules live in the very context and run on the very streams of the
-/// ILGPU <see cref="CudaAccelerator"/>. ILGPU does not bind <c>cuFuncSetAttribute</c>, which kernels with more than
-/// 48 KiB of dynamic shared memory need, so that one function is imported from libcuda here (see the other part).
-/// Each call checks its <c>CUresult</c> and throws <see cref="CudaDriverException"/> naming the subject.
+/// The CUDA driver calls of the ILGPU backend's streaming (pinned host buffers and events on ILGPU's streams), and
+/// the error checking every driver call shares. Calls go through ILGPU's public binding
+/// (<see cref="CudaAPI.CurrentAPI"/>), so they act in the very context and on the very streams of the ILGPU
+/// <see cref="CudaAccelerator"/>; what <c>CudaAPI</c> lacks is imported in the other part of this class, the only
+/// native declarations of the runtime. The ptx backend reaches the driver through <see cref="ICudaDriver"/> instead
+/// (<see cref="CudaApiDriver"/> on a GPU). Each call checks its <c>CUresult</c> and throws
+/// <see cref="CudaDriverException"/> naming the subject.
 /// </summary>
 internal static partial class CudaDriver
 {
-    /// <summary>Dynamic shared memory a launch may use without opting in through the function attribute.</summary>
-    public const int DefaultDynamicSharedBytes = 48 * 1024;
-
     private static CudaAPI Api => CudaAPI.CurrentAPI;
 
     public static void Check(CudaError error, string call, string subject, string? detail = null)
@@ -23,6 +22,15 @@ internal static partial class CudaDriver
         if (error != CudaError.CUDA_SUCCESS)
         {
             throw Failure((int)error, error.ToString(), call, subject, detail);
+        }
+    }
+
+    /// <summary>Checks the <c>CUresult</c> of an imported call.</summary>
+    public static void Check(int code, string call, string subject, string? detail = null)
+    {
+        if (code != 0)
+        {
+            throw Failure(code, ((CudaError)code).ToString(), call, subject, detail);
         }
     }
 
@@ -45,48 +53,13 @@ internal static partial class CudaDriver
     public static void MakeCurrent(CudaAccelerator accelerator, string subject)
         => Check(Api.SetCurrentContext(accelerator.NativePtr), "cuCtxSetCurrent", subject);
 
-    public static IntPtr LoadModule(string ptx, string subject)
-    {
-        var error = Api.LoadModule(out IntPtr module, ptx, out string? log);
-        Check(error, "cuModuleLoadDataEx", subject, string.IsNullOrWhiteSpace(log) ? null : $"JIT log: {log}");
-        return module;
-    }
-
-    public static void UnloadModule(IntPtr module) => Api.DestroyModule(module);
-
-    public static IntPtr GetFunction(IntPtr module, string name, string subject)
-    {
-        Check(Api.GetModuleFunction(out IntPtr function, module, name), "cuModuleGetFunction", subject);
-        return function;
-    }
-
-    public static void SetMaxDynamicSharedBytes(IntPtr function, int bytes, string subject)
-    {
-        int code = cuFuncSetAttribute(function, CuFuncAttributeMaxDynamicSharedSizeBytes, bytes);
-        if (code != 0)
-        {
-            throw Failure(code, ((CudaError)code).ToString(), "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", subject, $"requested {bytes} bytes");
-        }
-    }
-
     /// <summary>Makes later work on <paramref name="stream"/> wait for <paramref name="cudaEvent"/> on the device (no host wait).</summary>
     public static void StreamWaitEvent(IntPtr stream, IntPtr cudaEvent, string subject)
-    {
-        int code = cuStreamWaitEvent(stream, cudaEvent, 0);
-        if (code != 0)
-        {
-            throw Failure(code, ((CudaError)code).ToString(), "cuStreamWaitEvent", subject, null);
-        }
-    }
-
-    public static unsafe void Launch(IntPtr function, LaunchDims grid, LaunchDims block, int dynamicSharedBytes, IntPtr stream,
-        IntPtr* argumentPointers, string subject)
-        => Check(Api.LaunchKernel(function, grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z, dynamicSharedBytes, stream,
-            (IntPtr)argumentPointers, IntPtr.Zero), "cuLaunchKernel", subject);
+        => Check(cuStreamWaitEvent(stream, cudaEvent, 0), "cuStreamWaitEvent", subject);
 
     public static IntPtr StreamOf(AcceleratorStream stream) => stream is CudaStream cuda
         ? cuda.StreamPtr
-        : throw new ArgumentException($"A PTX kernel needs a CUDA stream, not a {stream.GetType().Name}.", nameof(stream));
+        : throw new ArgumentException($"A CUDA event needs a CUDA stream, not a {stream.GetType().Name}.", nameof(stream));
 
     public static IntPtr CreateEvent(bool timing, string subject)
     {

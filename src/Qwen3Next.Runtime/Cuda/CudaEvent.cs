@@ -1,4 +1,5 @@
 using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
 using Qwen3Next.Device;
 
 namespace Qwen3Next.Cuda;
@@ -12,7 +13,8 @@ public sealed class CudaEvent : IDisposable
 
     public static CudaEvent Create(ComputeDevice device, bool timing = true)
     {
-        var accelerator = PtxModule.CudaOf(device, "CudaEvent");
+        var accelerator = device.Accelerator as CudaAccelerator
+            ?? throw new NotSupportedException($"A CUDA event needs a CUDA accelerator, not {device.Accelerator.AcceleratorType}.");
         CudaDriver.MakeCurrent(accelerator, "an event");
         return new CudaEvent(CudaDriver.CreateEvent(timing, "an event"));
     }

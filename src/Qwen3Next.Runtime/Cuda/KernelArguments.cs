@@ -1,6 +1,3 @@
-using ILGPU;
-using ILGPU.Runtime;
-
 namespace Qwen3Next.Cuda;
 
 /// <summary>What one kernel parameter holds, as the CUDA C signature declares it.</summary>
@@ -24,7 +21,7 @@ public enum KernelArgumentKind
 /// <c>void** kernelParams</c>: one pointer per parameter to a copy of its value. Each value lives in its own
 /// 8-byte slot here (ints and floats in the low 4 bytes, little-endian, as the ABI reads them); the pointer
 /// array is built on the stack at launch and the driver copies the values before the call returns, so one
-/// instance may be reused and refilled after each launch. Views become device pointers with their offset applied.
+/// instance may be reused and refilled after each launch. Device spans become the address of their first element.
 /// </summary>
 public sealed class KernelArguments
 {
@@ -33,27 +30,27 @@ public sealed class KernelArguments
 
     public int Count { get; private set; }
 
-    /// <summary>The device address of the first element of <paramref name="view"/>.</summary>
-    public KernelArguments Add<T>(ArrayView<T> view) where T : unmanaged
+    /// <summary>The device address of the first element of <paramref name="span"/>.</summary>
+    internal KernelArguments Add<T>(DeviceSpan<T> span) where T : unmanaged
     {
-        if (!view.IsValid)
+        if (span.IsNull)
         {
-            throw new ArgumentException("An empty view has no device address; use AddNull for an optional pointer.", nameof(view));
+            throw new ArgumentException("A null device span has no address; use AddNull for an optional pointer.", nameof(span));
         }
 
-        return Push(KernelArgumentKind.Pointer, (ulong)view.LoadEffectiveAddressAsPtr().ToInt64());
+        return Push(KernelArgumentKind.Pointer, span.Address.Address);
     }
 
-    /// <summary>The device address of element <paramref name="elementOffset"/> of <paramref name="view"/>
+    /// <summary>The device address of element <paramref name="elementOffset"/> of <paramref name="span"/>
     /// (a strided view into a packed buffer, e.g. k inside the conv output).</summary>
-    public KernelArguments Add<T>(ArrayView<T> view, long elementOffset) where T : unmanaged
+    internal KernelArguments Add<T>(DeviceSpan<T> span, long elementOffset) where T : unmanaged
     {
-        if (elementOffset < 0 || elementOffset > view.Length)
+        if (elementOffset < 0 || elementOffset > span.Length)
         {
-            throw new ArgumentOutOfRangeException(nameof(elementOffset), $"offset {elementOffset} is outside a view of {view.Length} elements.");
+            throw new ArgumentOutOfRangeException(nameof(elementOffset), $"offset {elementOffset} is outside a span of {span.Length} elements.");
         }
 
-        return Add(view.SubView(elementOffset, view.Length - elementOffset));
+        return Add(span.Slice(elementOffset));
     }
 
     public KernelArguments AddNull() => Push(KernelArgumentKind.Pointer, 0);
@@ -84,26 +81,28 @@ public sealed class KernelArguments
     /// <summary>Test seam: packs a raw address as a pointer argument.</summary>
     internal KernelArguments AddAddress(IntPtr address) => Push(KernelArgumentKind.Pointer, (ulong)address.ToInt64());
 
-    /// <summary>Launches <paramref name="function"/> with <c>void** kernelParams</c> built over the pinned slots.</summary>
-    internal unsafe void Launch(IntPtr function, LaunchConfig config, IntPtr stream, string subject)
+    /// <summary>The 8-byte value slots, one per parameter (for a driver that reads the values directly).</summary>
+    internal ReadOnlySpan<ulong> Values => slots.AsSpan(0, Count);
+
+    /// <summary>Fills <paramref name="parameters"/> (at least <see cref="Count"/> entries) with the address of each
+    /// value slot in <paramref name="values"/>, which must be <see cref="Values"/> pinned: <c>void** kernelParams</c>.</summary>
+    internal static unsafe void FillParameterArray(IntPtr* parameters, ulong* values, int count)
     {
-        IntPtr* parameters = stackalloc IntPtr[Math.Max(1, Count)];
-        fixed (ulong* values = slots)
+        for (int i = 0; i < count; i++)
         {
-            Fill(parameters, values);
-            CudaDriver.Launch(function, config.Grid, config.Block, config.DynamicSharedBytes, stream, parameters, subject);
+            parameters[i] = (IntPtr)(values + i);
         }
     }
 
-    /// <summary>Test seam: builds the <c>void**</c> array exactly as <see cref="Launch"/> does and reads every
+    /// <summary>Test seam: builds the <c>void**</c> array exactly as <see cref="CudaApiDriver"/> does and reads every
     /// parameter back through it, as the driver would.</summary>
     internal unsafe byte[][] ReadThroughParameterArray()
     {
         IntPtr* parameters = stackalloc IntPtr[Math.Max(1, Count)];
         var result = new byte[Count][];
-        fixed (ulong* values = slots)
+        fixed (ulong* values = Values)
         {
-            Fill(parameters, values);
+            FillParameterArray(parameters, values, Count);
             for (int i = 0; i < Count; i++)
             {
                 int size = kinds[i] is KernelArgumentKind.Int32 or KernelArgumentKind.Float32 ? 4 : 8;
@@ -112,14 +111,6 @@ public sealed class KernelArguments
         }
 
         return result;
-    }
-
-    private unsafe void Fill(IntPtr* parameters, ulong* values)
-    {
-        for (int i = 0; i < Count; i++)
-        {
-            parameters[i] = (IntPtr)(values + i);
-        }
     }
 
     private int CheckIndex(int index) => (uint)index < (uint)Count ? index : throw new ArgumentOutOfRangeException(nameof(index));

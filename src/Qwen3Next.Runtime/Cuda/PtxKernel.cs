@@ -1,40 +1,42 @@
-using ILGPU.Runtime;
-
 namespace Qwen3Next.Cuda;
 
 /// <summary>
 /// One entry of a loaded <see cref="PtxModule"/>. <see cref="Launch"/> validates the configuration against the sm_90
 /// limits, opts the function into more than 48 KiB of dynamic shared memory when asked for it (once, remembering
-/// the largest amount set), and enqueues the kernel on the given CUDA stream. It never synchronises.
+/// the largest amount set), and enqueues the kernel on the given stream. It never synchronises.
 /// </summary>
-public sealed class PtxKernel
+internal sealed class PtxKernel
 {
-    private readonly PtxModule module;
-    private readonly IntPtr function;
-    private int dynamicSharedOptIn = CudaDriver.DefaultDynamicSharedBytes;
+    /// <summary>Dynamic shared memory a launch may use without opting in through the function attribute.</summary>
+    public const int DefaultDynamicSharedBytes = 48 * 1024;
 
-    internal PtxKernel(PtxModule module, string name, IntPtr function)
+    private readonly ICudaDriver driver;
+    private readonly FunctionHandle function;
+    private readonly string subject;
+    private int dynamicSharedOptIn = DefaultDynamicSharedBytes;
+
+    internal PtxKernel(ICudaDriver driver, string moduleName, string name, FunctionHandle function)
     {
-        this.module = module;
+        this.driver = driver;
         this.function = function;
         Name = name;
+        ModuleName = moduleName;
+        subject = $"kernel '{name}' (module {moduleName})";
     }
 
     public string Name { get; }
 
-    public string ModuleName => module.Name;
+    public string ModuleName { get; }
 
-    public void Launch(AcceleratorStream stream, LaunchConfig config, KernelArguments arguments)
+    public void Launch(StreamHandle stream, LaunchConfig config, KernelArguments arguments)
     {
         config.Validate(Name);
-        string subject = $"kernel '{Name}' (module {module.Name}, {config})";
-        CudaDriver.MakeCurrent(module.Accelerator, subject);
         if (config.DynamicSharedBytes > dynamicSharedOptIn)
         {
-            CudaDriver.SetMaxDynamicSharedBytes(function, config.DynamicSharedBytes, subject);
+            driver.SetMaxDynamicSharedBytes(function, config.DynamicSharedBytes, subject);
             dynamicSharedOptIn = config.DynamicSharedBytes;
         }
 
-        arguments.Launch(function, config, CudaDriver.StreamOf(stream), subject);
+        driver.Launch(function, config, arguments, stream, subject);
     }
 }

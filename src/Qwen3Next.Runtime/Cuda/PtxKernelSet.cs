@@ -1,21 +1,18 @@
-using Qwen3Next.Device;
-
 namespace Qwen3Next.Cuda;
 
 /// <summary>
-/// The embedded kernels loaded on one CUDA device: each module is loaded the first time one of its kernels is asked
+/// The embedded kernels loaded through one driver: each module is loaded the first time one of its kernels is asked
 /// for and stays loaded until the set is disposed.
 /// </summary>
-public sealed class PtxKernelSet : IDisposable
+internal sealed class PtxKernelSet : IDisposable
 {
-    private readonly ComputeDevice device;
+    private readonly ICudaDriver driver;
     private readonly Dictionary<string, PtxModule> modules = new(StringComparer.Ordinal);
 
-    public PtxKernelSet(ComputeDevice device, PtxCatalog catalog)
+    public PtxKernelSet(ICudaDriver driver, PtxCatalog catalog)
     {
         catalog.EnsureAvailable();
-        PtxModule.CudaOf(device, "PtxKernelSet");
-        this.device = device;
+        this.driver = driver;
         Catalog = catalog;
     }
 
@@ -30,7 +27,7 @@ public sealed class PtxKernelSet : IDisposable
             {
                 if (!modules.TryGetValue(info.Name, out var module))
                 {
-                    module = PtxModule.Load(device, info.Name, Catalog.ReadText(info));
+                    module = PtxModule.Load(driver, info.Name, Catalog.ReadText(info));
                     modules[info.Name] = module;
                 }
 

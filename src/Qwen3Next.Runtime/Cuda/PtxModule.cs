@@ -1,20 +1,18 @@
-using ILGPU.Runtime.Cuda;
-using Qwen3Next.Device;
-
 namespace Qwen3Next.Cuda;
 
 /// <summary>
-/// One PTX module loaded into the context of a CUDA <see cref="ComputeDevice"/> (the ILGPU accelerator's context),
-/// JIT-compiled by the driver for the device. Its kernels are valid until the module is disposed.
+/// One PTX module loaded through an <see cref="ICudaDriver"/> (on a GPU: JIT-compiled by the driver for the device,
+/// in the ILGPU accelerator's context). Its kernels are valid until the module is disposed.
 /// </summary>
-public sealed class PtxModule : IDisposable
+internal sealed class PtxModule : IDisposable
 {
+    private readonly ICudaDriver driver;
     private readonly Dictionary<string, PtxKernel> kernels = new(StringComparer.Ordinal);
-    private IntPtr handle;
+    private KernelModuleHandle? handle;
 
-    private PtxModule(CudaAccelerator accelerator, string name, IntPtr handle)
+    private PtxModule(ICudaDriver driver, string name, KernelModuleHandle handle)
     {
-        Accelerator = accelerator;
+        this.driver = driver;
         Name = name;
         this.handle = handle;
     }
@@ -22,33 +20,18 @@ public sealed class PtxModule : IDisposable
     /// <summary>The module's name in messages, e.g. <c>basic/rmsnorm.ptx</c>.</summary>
     public string Name { get; }
 
-    internal CudaAccelerator Accelerator { get; }
-
     /// <summary>Loads PTX text (<c>cuModuleLoadDataEx</c>); a JIT failure throws <see cref="CudaDriverException"/> with the JIT log.</summary>
-    public static PtxModule Load(ComputeDevice device, string name, string ptx)
-    {
-        var accelerator = CudaOf(device, name);
-        string subject = $"module {name}";
-        CudaDriver.MakeCurrent(accelerator, subject);
-        return new PtxModule(accelerator, name, CudaDriver.LoadModule(ptx, subject));
-    }
-
-    /// <summary>Loads the embedded module of <paramref name="catalog"/> that defines <paramref name="kernel"/>.</summary>
-    public static PtxModule LoadContaining(ComputeDevice device, PtxCatalog catalog, string kernel)
-    {
-        var module = catalog.ModuleOf(kernel);
-        return Load(device, module.Name, catalog.ReadText(module));
-    }
+    public static PtxModule Load(ICudaDriver driver, string name, string ptx) => new(driver, name, driver.LoadModule(name, ptx));
 
     /// <summary>The kernel <paramref name="entry"/> (an <c>extern "C"</c> name) of this module.</summary>
     public PtxKernel GetKernel(string entry)
     {
-        ObjectDisposedException.ThrowIf(handle == IntPtr.Zero, this);
         lock (kernels)
         {
+            var module = handle ?? throw new ObjectDisposedException(nameof(PtxModule), $"Module {Name} is unloaded.");
             if (!kernels.TryGetValue(entry, out var kernel))
             {
-                kernel = new PtxKernel(this, entry, CudaDriver.GetFunction(handle, entry, $"kernel '{entry}' (module {Name})"));
+                kernel = new PtxKernel(driver, Name, entry, driver.GetFunction(module, entry, $"kernel '{entry}' (module {Name})"));
                 kernels[entry] = kernel;
             }
 
@@ -56,15 +39,16 @@ public sealed class PtxModule : IDisposable
         }
     }
 
-    internal static CudaAccelerator CudaOf(ComputeDevice device, string what) => device.Accelerator as CudaAccelerator
-        ?? throw new NotSupportedException($"{what}: PTX runs only on a CUDA accelerator, not on {device.Accelerator.AcceleratorType}.");
-
     public void Dispose()
     {
-        if (handle != IntPtr.Zero)
+        lock (kernels)
         {
-            CudaDriver.UnloadModule(handle);
-            handle = IntPtr.Zero;
+            if (handle is { } module)
+            {
+                handle = null;
+                kernels.Clear();
+                driver.UnloadModule(module, $"module {Name}");
+            }
         }
     }
 }

@@ -15,11 +15,23 @@ public sealed partial class PtxSignatures
     {
         foreach (var module in catalog.Modules)
         {
-            foreach (Match entry in EntryPattern().Matches(catalog.ReadText(module)))
+            foreach (var (kernel, types) in Parse(catalog.ReadText(module)))
             {
-                parameters[entry.Groups[1].Value] = ParamPattern().Matches(entry.Groups[2].Value).Select(m => m.Groups[1].Value).ToArray();
+                parameters[kernel] = types;
             }
         }
+    }
+
+    /// <summary>The <c>.entry</c> kernels of one PTX text with their parameter types, in declaration order.</summary>
+    public static IReadOnlyDictionary<string, string[]> Parse(string ptx)
+    {
+        var result = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        foreach (Match entry in EntryPattern().Matches(ptx))
+        {
+            result[entry.Groups[1].Value] = ParamPattern().Matches(entry.Groups[2].Value).Select(m => m.Groups[1].Value).ToArray();
+        }
+
+        return result;
     }
 
     /// <summary>The PTX parameter types (<c>u64</c>, <c>u32</c>, <c>f32</c>, …) of <paramref name="kernel"/>.</summary>
@@ -27,9 +39,11 @@ public sealed partial class PtxSignatures
         : throw new ArgumentException($"Kernel '{kernel}' has no .entry in the embedded PTX.");
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the kernel and position of the first mismatch.</summary>
-    public void Check(string kernel, KernelArguments arguments)
+    public void Check(string kernel, KernelArguments arguments) => Check(kernel, Of(kernel), arguments);
+
+    /// <summary>Checks <paramref name="arguments"/> against the parameter types <paramref name="expected"/> of <paramref name="kernel"/>.</summary>
+    public static void Check(string kernel, IReadOnlyList<string> expected, KernelArguments arguments)
     {
-        var expected = Of(kernel);
         if (expected.Count != arguments.Count)
         {
             throw new ArgumentException($"Kernel '{kernel}' takes {expected.Count} parameters ({string.Join(", ", expected)}); the launcher passed {arguments.Count}.");

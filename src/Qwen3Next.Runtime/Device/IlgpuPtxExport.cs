@@ -47,20 +47,50 @@ public static class IlgpuPtxExport
 
     public static IReadOnlyList<IlgpuPtxKernel> CompileAll(CudaArchitecture? architecture = null, CudaInstructionSet? instructionSet = null)
     {
-        using var context = Context.Create(b => b.Optimize(OptimizationLevel.O2).Math(MathMode.Fast32BitOnly).EnableAlgorithms());
-        var arch = architecture ?? CudaArchitecture.SM_90;
-        using var backend = new PTXBackend(context, new CudaCapabilityContext(arch), arch, instructionSet ?? CudaInstructionSet.ISA_78, nvvmAPI: null);
-        var result = new List<IlgpuPtxKernel>();
-        foreach (var method in KernelMethods())
-        {
-            var first = method.GetParameters()[0].ParameterType;
-            var entry = first == typeof(Index1D) || first == typeof(Index2D) || first == typeof(Index3D)
-                ? EntryPointDescription.FromImplicitlyGroupedKernel(method)
-                : EntryPointDescription.FromExplicitlyGroupedKernel(method);
-            var compiled = (PTXCompiledKernel)backend.Compile(entry, default(KernelSpecialization));
-            result.Add(new IlgpuPtxKernel($"{method.DeclaringType!.Name}.{method.Name}", method, Retarget(compiled.PTXAssembly, arch)));
-        }
+        using var compiler = new IlgpuPtxCompiler(architecture, instructionSet);
+        return KernelMethods().Select(compiler.Compile).ToList();
+    }
 
-        return result;
+    /// <summary>True when <paramref name="method"/> takes its launch extent first (Index1D/2D/3D): implicitly grouped.</summary>
+    public static bool IsImplicitlyGrouped(MethodInfo method)
+    {
+        var first = method.GetParameters()[0].ParameterType;
+        return first == typeof(Index1D) || first == typeof(Index2D) || first == typeof(Index3D);
+    }
+}
+
+/// <summary>
+/// ILGPU's PTX backend without a GPU, with the context settings the accelerator uses (O2, fast 32-bit math,
+/// algorithms); compiles one kernel method at a time. Thread-safe.
+/// </summary>
+public sealed class IlgpuPtxCompiler : IDisposable
+{
+    private readonly Context context;
+    private readonly PTXBackend backend;
+    private readonly CudaArchitecture arch;
+
+    public IlgpuPtxCompiler(CudaArchitecture? architecture = null, CudaInstructionSet? instructionSet = null)
+    {
+        context = Context.Create(b => b.Optimize(OptimizationLevel.O2).Math(MathMode.Fast32BitOnly).EnableAlgorithms());
+        arch = architecture ?? CudaArchitecture.SM_90;
+        backend = new PTXBackend(context, new CudaCapabilityContext(arch), arch, instructionSet ?? CudaInstructionSet.ISA_78, nvvmAPI: null);
+    }
+
+    public IlgpuPtxKernel Compile(MethodInfo method)
+    {
+        var entry = IlgpuPtxExport.IsImplicitlyGrouped(method)
+            ? EntryPointDescription.FromImplicitlyGroupedKernel(method)
+            : EntryPointDescription.FromExplicitlyGroupedKernel(method);
+        lock (backend)
+        {
+            var compiled = (PTXCompiledKernel)backend.Compile(entry, default(KernelSpecialization));
+            return new IlgpuPtxKernel($"{method.DeclaringType!.Name}.{method.Name}", method, IlgpuPtxExport.Retarget(compiled.PTXAssembly, arch));
+        }
+    }
+
+    public void Dispose()
+    {
+        backend.Dispose();
+        context.Dispose();
     }
 }

@@ -1,6 +1,3 @@
-using ILGPU;
-using ILGPU.Runtime;
-using ILGPU.Runtime.CPU;
 using NUnit.Framework;
 using Qwen3Next.Cuda;
 
@@ -61,18 +58,29 @@ public sealed class KernelArgumentsTests
     }
 
     [Test]
-    public void ViewsBecomeTheAddressOfTheirFirstElement()
+    public void SpansBecomeTheAddressOfTheirFirstElement()
     {
-        using var context = Context.Create(b => b.CPU());
-        using var accelerator = context.GetCPUDevice(0).CreateCPUAccelerator(context);
-        using var buffer = accelerator.Allocate1D<float>(64);
-        ArrayView<float> view = buffer.View;
-        var args = new KernelArguments().Add(view).Add(view.SubView(10, 20)).Add(view, 17);
+        var span = new DeviceSpan<float>(new DevicePointer(0x7f00_0000_1000), 64);
+        var args = new KernelArguments().Add(span).Add(span.Slice(10, 20)).Add(span, 17).Add(span, 64).Add(new DeviceSpan<ushort>(new DevicePointer(0x2000), 3), 1);
 
-        long base0 = BitConverter.ToInt64(args.BytesAt(0));
-        Assert.That(base0, Is.Not.Zero);
-        Assert.That(BitConverter.ToInt64(args.BytesAt(1)), Is.EqualTo(base0 + (10 * sizeof(float))));
-        Assert.That(BitConverter.ToInt64(args.BytesAt(2)), Is.EqualTo(base0 + (17 * sizeof(float))));
-        Assert.That(() => args.Add(view, 65), Throws.TypeOf<ArgumentOutOfRangeException>());
+        Assert.That(Enumerable.Range(0, args.Count).Select(args.KindAt), Has.All.EqualTo(KernelArgumentKind.Pointer));
+        Assert.That(BitConverter.ToUInt64(args.BytesAt(0)), Is.EqualTo(0x7f00_0000_1000UL));
+        Assert.That(BitConverter.ToUInt64(args.BytesAt(1)), Is.EqualTo(0x7f00_0000_1000UL + (10 * sizeof(float))));
+        Assert.That(BitConverter.ToUInt64(args.BytesAt(2)), Is.EqualTo(0x7f00_0000_1000UL + (17 * sizeof(float))));
+        Assert.That(BitConverter.ToUInt64(args.BytesAt(3)), Is.EqualTo(0x7f00_0000_1000UL + (64 * sizeof(float))), "the end of a span is a valid (empty) offset");
+        Assert.That(BitConverter.ToUInt64(args.BytesAt(4)), Is.EqualTo(0x2002UL), "bf16 elements are 2 bytes");
+        Assert.That(args.ReadThroughParameterArray()[2], Is.EqualTo(args.BytesAt(2)));
+    }
+
+    [Test]
+    public void OffsetsOutsideTheSpanAndNullSpansAreRefused()
+    {
+        var span = new DeviceSpan<float>(new DevicePointer(0x1000), 64);
+        var args = new KernelArguments();
+
+        Assert.That(() => args.Add(span, 65), Throws.TypeOf<ArgumentOutOfRangeException>().With.Message.Contains("offset 65 is outside a span of 64"));
+        Assert.That(() => args.Add(span, -1), Throws.TypeOf<ArgumentOutOfRangeException>());
+        Assert.That(() => args.Add(default(DeviceSpan<float>)), Throws.ArgumentException.With.Message.Contains("use AddNull"));
+        Assert.That(args.Count, Is.Zero, "nothing is packed half-way");
     }
 }

@@ -41,6 +41,7 @@ public sealed class PtxBackendTests
 
         var e = Assert.Throws<NotSupportedException>(() => new PtxBackend(cpu));
         Assert.That(e!.Message, Does.StartWith(PtxBackend.NoDeviceMessage).And.Contain("CPU"));
+        Assert.That(() => new CudaApiDriver(cpu, ownsDevice: false), Throws.TypeOf<NotSupportedException>().With.Message.Contains("not CPU"));
     }
 
     [Test]

@@ -3,14 +3,18 @@ using Qwen3Next.Backends.Ptx;
 using Qwen3Next.Benchmarks;
 using Qwen3Next.Conformance;
 using Qwen3Next.Cuda;
-using Qwen3Next.Device;
+using Qwen3Next.Ops.Attention;
+using Qwen3Next.Ops.Basic;
+using Qwen3Next.Ops.GatedDelta;
+using Qwen3Next.Ops.Moe;
 
 namespace Qwen3Next.Tests.Ptx;
 
 /// <summary>
-/// Every ptx launcher, driven through real op calls on the CPU accelerator, passes arguments that match the
-/// compiled kernel's <c>.entry</c> parameter list and a valid launch configuration. Nothing is launched, so the
-/// numbers are not checked here (that needs a GPU), but an argument-order or type slip in a launcher is caught.
+/// Every ptx launcher, driven through real op calls on the host-memory signature-check driver, passes arguments that
+/// match the compiled kernel's <c>.entry</c> parameter list, a valid launch configuration and pointers into live
+/// device allocations. Nothing is launched, so the numbers are not checked here (that needs a GPU or the emulator),
+/// but an argument-order, type or offset slip in a launcher is caught.
 /// </summary>
 public sealed class PtxSignatureCheckTests
 {
@@ -24,7 +28,7 @@ public sealed class PtxSignatureCheckTests
             Assert.Ignore("No PTX embedded (nvcc was not available at build time).");
         }
 
-        backend = PtxBackend.CreateSignatureCheck(ComputeDevice.Create(DeviceKind.Cpu), ownsDevice: true);
+        backend = PtxBackend.CreateSignatureCheck();
     }
 
     [OneTimeTearDown]
@@ -43,9 +47,9 @@ public sealed class PtxSignatureCheckTests
     public void WorkloadLaunchesMatchTheirKernels(string workload)
     {
         using var w = OpWorkloads.Create(workload, backend!, BenchmarkScale.Small);
-        long before = backend!.Launches;
+        long before = backend!.DriverCounters.Launches;
         Assert.DoesNotThrow(() => w.Run());
-        Assert.That(backend.Launches, Is.GreaterThan(before), "the op went through the ptx launchers");
+        Assert.That(backend.DriverCounters.Launches, Is.GreaterThan(before), "the op went through the ptx launchers");
     }
 
     public static IEnumerable<string> GoldenCases()
@@ -57,6 +61,46 @@ public sealed class PtxSignatureCheckTests
     [TestCaseSource(nameof(GoldenCases))]
     public void GoldenCaseLaunchesMatchTheirKernels(string path)
         => Assert.That(() => ConformanceRunner.Run(path, backend!), Throws.Nothing);
+
+    /// <summary>The model has no plain RMSNorm and samples on the host, so no golden case or workload reaches these two.</summary>
+    private static void RunOpsTheModelDoesNotUse(PtxBackend backend)
+    {
+        using var x = backend.Upload(new float[3 * 65]);
+        using var weight = backend.LoadWeight(RandomWeights.Vector("norm.weight", 65, 1f, new Random(1)));
+        backend.Basic.RmsNorm(x, weight, x, 3, 65, 1e-6f, zeroCentred: false);
+        backend.Basic.ArgmaxRows(x, 3, 65, new int[3]);
+    }
+
+    [Test]
+    public void OpsTheModelDoesNotUseLaunchTheirKernels()
+    {
+        long before = backend!.DriverCounters.Launches;
+        Assert.DoesNotThrow(() => RunOpsTheModelDoesNotUse(backend));
+        Assert.That(backend.DriverCounters.Launches, Is.EqualTo(before + 2));
+    }
+
+    /// <summary>The golden cases, the workloads and the two ops above together reach every launcher kernel.</summary>
+    [Test]
+    public void TheCasesAboveReachEveryLauncherKernel()
+    {
+        using var fresh = PtxBackend.CreateSignatureCheck();
+        foreach (var path in GoldenCases())
+        {
+            ConformanceRunner.Run(path, fresh);
+        }
+
+        foreach (var name in OpWorkloads.Names)
+        {
+            using var w = OpWorkloads.Create(name, fresh, BenchmarkScale.Small);
+            w.Run();
+        }
+
+        RunOpsTheModelDoesNotUse(fresh);
+
+        var launched = ((SignatureCheckDriver)fresh.Driver).CheckedLaunches;
+        var launchers = PtxBasicOps.KernelNames.Concat(PtxGatedDeltaOps.KernelNames).Concat(PtxGatedAttentionOps.KernelNames).Concat(PtxMoeOps.KernelNames);
+        Assert.That(launchers.Where(k => !launched.ContainsKey(k)), Is.Empty, "kernels no golden case or workload launched");
+    }
 
     [Test]
     public void AMismatchNamesTheKernelAndParameter()

@@ -11,7 +11,7 @@ namespace Qwen3Next.Tests.Safety;
 /// stay finite wherever the op keeps tokens apart (every op but attention and the delta rule's state, which carry
 /// a token into the later ones). Routing selects experts 0..k−1 with NaN weights for a non-finite token.
 /// </summary>
-[TestFixtureSource(typeof(TestBackends), nameof(TestBackends.CpuBackends))]
+[TestFixtureSource(typeof(TestBackends), nameof(TestBackends.ComputingBackends))]
 public sealed class NonFiniteActivationTests(string backendName)
 {
     private const int H = OpInputs.Hidden, T = OpInputs.Rows;
@@ -101,7 +101,8 @@ public sealed class NonFiniteActivationTests(string backendName)
     {
         var g = OpInputs.Gdn;
         var state = ops.GdnState();
-        foreach (int tokens in new[] { T, 1 })
+        // A prefill of 5 tokens (more than the conv kernel's 4), then a decode step.
+        foreach (int tokens in new[] { 5, 1 })
         {
             var y = ops.Zeros(tokens * g.ValueWidth);
             Backend.GatedDelta.Mixer(g, tokens, ops.Input(tokens * g.QkvzWidth, poison), ops.Input(tokens * g.BaWidth), ops.GdnWeights, state, y);

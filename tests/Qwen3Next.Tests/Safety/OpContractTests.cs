@@ -171,12 +171,12 @@ public sealed class OpContractTests(string backendName)
     private IKernelBackend CreateSecondBackend() => ops.Backend switch
     {
         ReferenceBackend => new ReferenceBackend(),
-        PtxBackend ptx => PtxBackend.CreateSignatureCheck(ptx.Device),
+        PtxBackend => PtxBackend.CreateSignatureCheck(),
         IlgpuBackend ilgpu => new IlgpuBackend(ilgpu.Device),
         var other => throw new InvalidOperationException(other.Name),
     };
 
-    private long Launches() => ops.Backend is PtxBackend ptx ? ptx.Launches : 0;
+    private long Launches() => ops.Backend is PtxBackend ptx ? ptx.DriverCounters.Launches : 0;
 
     /// <summary>A tensor type no backend owns.</summary>
     private sealed class IlgpuTensorStandIn(long length) : DeviceTensor(length)

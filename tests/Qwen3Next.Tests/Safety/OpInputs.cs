@@ -15,7 +15,9 @@ internal sealed class OpInputs : IDisposable
     public const int Vocab = 20;
     public const int Out = 32;
 
-    public static readonly GatedDeltaNetShape Gdn = new(Hidden, 2, 4, 16, 16, 4, 1e-6f);
+    /// <summary>Head dims of 32, as in the golden small cases: the CUDA C chunk kernels read out of shared memory at 16
+    /// (found by the PTX emulator's sanitizer; the launchers accept it).</summary>
+    public static readonly GatedDeltaNetShape Gdn = new(Hidden, 2, 4, 32, 32, 4, 1e-6f);
     public static readonly GatedAttentionShape Attention = new(Hidden, 4, 2, 64, 16, 1e7f, 1e-6f);
     public static readonly MoeShape Moe = new(Hidden, 16, 4, 16, 32, true);
 

@@ -6,6 +6,7 @@ using Qwen3Next.Ops.Attention;
 using Qwen3Next.Ops.Basic;
 using Qwen3Next.Ops.GatedDelta;
 using Qwen3Next.Ops.Moe;
+using Qwen3Next.PtxEmulator;
 using Qwen3Next.Streaming;
 
 namespace Qwen3Next.Backends.Ilgpu;
@@ -18,11 +19,19 @@ namespace Qwen3Next.Backends.Ilgpu;
 public sealed class IlgpuBackend : IKernelBackend, ILayerStaging
 {
     private readonly bool ownsDevice;
+    private readonly EmulatedIlgpuKernels? emulated;
 
     public IlgpuBackend(ComputeDevice device, bool ownsDevice = false)
+        : this(device, ownsDevice, emulator: null)
+    {
+    }
+
+    private IlgpuBackend(ComputeDevice device, bool ownsDevice, EmulatedGpu? emulator)
     {
         Device = device;
         this.ownsDevice = ownsDevice;
+        emulated = emulator is null ? null : new EmulatedIlgpuKernels(emulator);
+        Kernels = new IlgpuKernelLoader(device.Accelerator, emulated);
         Basic = new IlgpuBasicOps(this);
         GatedDelta = new IlgpuGatedDeltaOps(this);
         Attention = new IlgpuGatedAttentionOps(this);
@@ -31,7 +40,21 @@ public sealed class IlgpuBackend : IKernelBackend, ILayerStaging
 
     public static IlgpuBackend Create(DeviceKind kind = DeviceKind.Auto) => new(ComputeDevice.Create(kind), ownsDevice: true);
 
-    public string Name => "ilgpu";
+    /// <summary>
+    /// The ILGPU kernels as the PTX ILGPU generates for CUDA, executed by the PTX emulator (buffers live on ILGPU's CPU
+    /// accelerator; launch configurations are the CUDA ones). Every launch runs under <paramref name="options"/>
+    /// (sanitizer on by default).
+    /// </summary>
+    public static IlgpuBackend CreateEmulated(EmulatorOptions? options = null)
+        => new(ComputeDevice.Create(DeviceKind.Cpu), ownsDevice: true, new EmulatedGpu(options));
+
+    public string Name => emulated is null ? "ilgpu" : "ilgpu-emu";
+
+    /// <summary>Loads the op families' kernels: through ILGPU, or onto the PTX emulator.</summary>
+    public IlgpuKernelLoader Kernels { get; }
+
+    /// <summary>The emulator running this backend's kernels, or null.</summary>
+    public EmulatedGpu? Emulator => emulated?.Gpu;
 
     public BackendAccess Access { get; } = new("ilgpu");
 
@@ -47,7 +70,7 @@ public sealed class IlgpuBackend : IKernelBackend, ILayerStaging
     /// Launchers therefore use one-warp groups and few of them there, and kernels use grid-stride loops and
     /// shared-memory reductions so the same code is also right for CUDA's many large groups.
     /// </summary>
-    public bool IsCpuAccelerator => Accelerator.AcceleratorType == AcceleratorType.CPU;
+    public bool IsCpuAccelerator => Accelerator.AcceleratorType == AcceleratorType.CPU && emulated is null;
 
     /// <summary>The group size to launch with: <paramref name="cudaGroupSize"/> on a GPU, one warp on the CPU accelerator.</summary>
     public int GroupSize(int cudaGroupSize) => IsCpuAccelerator ? Accelerator.WarpSize : cudaGroupSize;
@@ -184,6 +207,7 @@ public sealed class IlgpuBackend : IKernelBackend, ILayerStaging
             (family as IDisposable)?.Dispose();
         }
 
+        emulated?.Dispose();
         if (ownsDevice)
         {
             Device.Dispose();

@@ -1,50 +1,54 @@
-using ILGPU;
-using ILGPU.Runtime;
+using System.Runtime.CompilerServices;
+using Qwen3Next.Cuda;
 
 namespace Qwen3Next.Backends.Ptx;
 
 /// <summary>
 /// Grow-only scratch buffers of the PTX launchers, one per named slot (e.g. <c>gdn.conv_out</c>), reused by every
 /// call: all kernels run in order on one stream, so a later op reuses a slot only after earlier kernels using it.
-/// Growing frees the old buffer, which first waits for the stream (the only synchronisation, and only on growth).
+/// Growing frees the old allocation, which first waits for the stream (the only synchronisation, and only on growth).
 /// </summary>
-internal sealed class DeviceWorkspace(Accelerator accelerator, AcceleratorStream stream) : IDisposable
+internal sealed class DeviceWorkspace(ICudaDriver driver, StreamHandle stream) : IDisposable
 {
-    private readonly Dictionary<string, MemoryBuffer> buffers = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (DevicePointer Pointer, long Bytes)> slots = new(StringComparer.Ordinal);
 
-    public ArrayView<T> Get<T>(string slot, long length) where T : unmanaged
+    /// <summary>At least max(1, <paramref name="length"/>) elements of <paramref name="slot"/>, not initialised.</summary>
+    public DeviceSpan<T> Get<T>(string slot, long length) where T : unmanaged
     {
-        if (buffers.TryGetValue(slot, out var existing))
+        long count = Math.Max(1, length);
+        long bytes = checked(count * Unsafe.SizeOf<T>());
+        if (slots.TryGetValue(slot, out var existing))
         {
-            if (existing is MemoryBuffer1D<T, Stride1D.Dense> typed && typed.Length >= length)
+            if (existing.Bytes >= bytes)
             {
-                return typed.View.SubView(0, Math.Max(1, length));
+                return new DeviceSpan<T>(existing.Pointer, count);
             }
 
-            stream.Synchronize();
-            existing.Dispose();
+            driver.SynchronizeStream(stream, $"workspace '{slot}'");
+            slots.Remove(slot);
+            driver.Free(existing.Pointer, $"workspace '{slot}'");
         }
 
-        var buffer = accelerator.Allocate1D<T>(Math.Max(1, length));
-        buffers[slot] = buffer;
-        return buffer.View.SubView(0, Math.Max(1, length));
+        var pointer = driver.Allocate(bytes, $"workspace '{slot}'");
+        slots[slot] = (pointer, bytes);
+        return new DeviceSpan<T>(pointer, count);
     }
 
     /// <summary>A slot whose first <paramref name="length"/> elements are zero (cleared on the stream each call).</summary>
-    public ArrayView<T> Zeros<T>(string slot, long length) where T : unmanaged
+    public DeviceSpan<T> Zeros<T>(string slot, long length) where T : unmanaged
     {
-        var view = Get<T>(slot, length);
-        view.MemSetToZero(stream);
-        return view;
+        var span = Get<T>(slot, length);
+        driver.MemsetD8Async(span.Address, 0, span.ByteLength, stream, $"workspace '{slot}'");
+        return span;
     }
 
     public void Dispose()
     {
-        foreach (var buffer in buffers.Values)
+        foreach (var (slot, (pointer, _)) in slots)
         {
-            buffer.Dispose();
+            driver.Free(pointer, $"workspace '{slot}'");
         }
 
-        buffers.Clear();
+        slots.Clear();
     }
 }

@@ -1,6 +1,4 @@
-using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
-using Qwen3Next.Backends.Ilgpu;
 using Qwen3Next.Checkpoint;
 using Qwen3Next.Cuda;
 using Qwen3Next.Device;
@@ -8,39 +6,56 @@ using Qwen3Next.Ops.Attention;
 using Qwen3Next.Ops.Basic;
 using Qwen3Next.Ops.GatedDelta;
 using Qwen3Next.Ops.Moe;
+using Qwen3Next.PtxEmulator;
 
 namespace Qwen3Next.Backends.Ptx;
 
 /// <summary>
 /// The hand-written CUDA C kernels of <c>kernels/</c>, compiled to sm_90 PTX at build time, embedded, and launched
-/// through the driver API (<see cref="Cuda"/>). Buffers, uploads, downloads and weights are the ILGPU backend's
-/// (composition), so tensors live in the same CUDA context and every kernel, ILGPU or PTX, runs in order on
-/// <see cref="Stream"/>. The launchers live beside the other implementations of each op, <c>Ops/&lt;Family&gt;/Ptx*Ops.cs</c>.
+/// through one <see cref="ICudaDriver"/>: the backend owns its tensors, weights and workspaces as device pointers,
+/// runs every op in order on its compute stream, and makes no driver call any other way, so the same launchers run on
+/// a GPU (<see cref="CudaApiDriver"/>), on host memory with launches only checked (<see cref="CreateSignatureCheck"/>)
+/// or on an emulated device. The launchers live beside the other implementations of each op, <c>Ops/&lt;Family&gt;/Ptx*Ops.cs</c>.
 /// </summary>
 public sealed class PtxBackend : IKernelBackend
 {
     public const string NoDeviceMessage = "no CUDA device: the ptx backend needs an NVIDIA GPU; use --backend ilgpu or reference";
 
-    private readonly IlgpuBackend storage;
+    private readonly bool ownsDriver;
+    private readonly PtxKernelSet kernels;
+    private bool disposed;
 
     /// <summary>Binds to an existing device; throws <see cref="NotSupportedException"/> unless it is a CUDA device and PTX is embedded.</summary>
     public PtxBackend(ComputeDevice device, bool ownsDevice = false)
-        : this(device, ownsDevice, PtxCatalog.Embedded)
+        : this(CudaDriverOf(device, ownsDevice), PtxCatalog.Embedded)
     {
     }
 
-    internal PtxBackend(ComputeDevice device, bool ownsDevice, PtxCatalog catalog, bool signaturesOnly = false)
+    /// <summary>Runs the embedded kernels of <paramref name="catalog"/> through <paramref name="driver"/> (disposed with
+    /// the backend when <paramref name="ownsDriver"/>, also when this constructor fails).</summary>
+    internal PtxBackend(ICudaDriver driver, PtxCatalog catalog, bool ownsDriver = true)
     {
-        if (!device.IsCuda && !signaturesOnly)
+        Driver = driver;
+        this.ownsDriver = ownsDriver;
+        try
         {
-            throw new NotSupportedException($"{NoDeviceMessage} (the device is {device.Accelerator.AcceleratorType}).");
+            catalog.EnsureAvailable();
+            Signatures = new PtxSignatures(catalog);
+            kernels = new PtxKernelSet(driver, catalog);
+            Stream = driver.CreateStream(nonBlocking: true, "the ptx compute stream");
+            CopyStream = driver.CreateStream(nonBlocking: true, "the ptx copy stream");
+            Workspace = new DeviceWorkspace(driver, Stream);
+        }
+        catch
+        {
+            if (ownsDriver)
+            {
+                driver.Dispose();
+            }
+
+            throw;
         }
 
-        catalog.EnsureAvailable();
-        storage = new IlgpuBackend(device, ownsDevice);
-        Signatures = new PtxSignatures(catalog);
-        kernels = signaturesOnly ? null : new PtxKernelSet(device, catalog);
-        Workspace = new DeviceWorkspace(device.Accelerator, storage.Stream);
         Basic = PtxBasic = new PtxBasicOps(this);
         GatedDelta = new PtxGatedDeltaOps(this);
         Attention = new PtxGatedAttentionOps(this);
@@ -60,41 +75,60 @@ public sealed class PtxBackend : IKernelBackend
             throw new NotSupportedException(NoDeviceMessage, e);
         }
 
-        try
-        {
-            return new PtxBackend(device, ownsDevice: true);
-        }
-        catch
-        {
-            device.Dispose();
-            throw;
-        }
+        return new PtxBackend(device, ownsDevice: true);
     }
 
-    public string Name => "ptx";
+    /// <summary>
+    /// A ptx backend on host memory that drives every launcher and checks each launch's arguments against the
+    /// kernel's PTX signature, its launch configuration and its pointers against live allocations, without running
+    /// it: the launch layer's ABI checked without a GPU (<see cref="SignatureCheckDriver"/>). Outputs are not computed.
+    /// </summary>
+    public static PtxBackend CreateSignatureCheck() => new(new SignatureCheckDriver(), PtxCatalog.Embedded);
 
-    /// <summary>Shared with the storage backend, so buffers and launches follow one threading rule.</summary>
-    public BackendAccess Access => storage.Access;
+    /// <summary>
+    /// The ptx backend on the PTX emulator (<see cref="EmulatedCudaDriver"/>): the same launchers and driver calls as on
+    /// a GPU, each kernel's shipped PTX executed on the CPU under <paramref name="options"/> (sanitizer on by default).
+    /// </summary>
+    public static PtxBackend CreateEmulated(EmulatorOptions? options = null)
+        => new(new EmulatedCudaDriver(new EmulatedGpu(options)), PtxCatalog.Embedded) { name = "ptx-emu" };
 
-    public ComputeDevice Device => storage.Device;
+    /// <summary>The emulator under this backend, or null on a GPU or in signature-check mode.</summary>
+    public EmulatedGpu? Emulator => (Driver as EmulatedCudaDriver)?.Gpu;
 
-    /// <summary>The compute stream (the ILGPU accelerator's default stream); every op enqueues here.</summary>
-    public AcceleratorStream Stream => storage.Stream;
+    private static CudaApiDriver CudaDriverOf(ComputeDevice device, bool ownsDevice)
+    {
+        if (!device.IsCuda)
+        {
+            throw new NotSupportedException($"{NoDeviceMessage} (the device is {device.Accelerator.AcceleratorType}).");
+        }
 
-    private readonly PtxKernelSet? kernels;
+        return new CudaApiDriver(device, ownsDevice);
+    }
 
-    public PtxKernelSet Kernels => kernels ?? throw new InvalidOperationException("This ptx backend only checks launch signatures.");
+    private string name = "ptx";
+
+    public string Name => name;
+
+    public BackendAccess Access { get; } = new("ptx");
+
+    /// <summary>The device this backend runs on, in words.</summary>
+    public string Description => Driver.Description;
+
+    /// <summary>Driver calls so far (launches, copies, allocations, host synchronisations).</summary>
+    public CudaDriverCounters DriverCounters => Driver.Counters;
+
+    internal ICudaDriver Driver { get; }
+
+    /// <summary>The compute stream (non-blocking); every op enqueues here, in order.</summary>
+    internal StreamHandle Stream { get; }
+
+    /// <summary>A second non-blocking stream for weight copies that overlap compute.</summary>
+    internal StreamHandle CopyStream { get; }
+
+    internal PtxKernelSet Kernels => kernels;
 
     /// <summary>The embedded kernels' parameter lists; every launch is checked against them.</summary>
     public PtxSignatures Signatures { get; }
-
-    /// <summary>
-    /// A ptx backend that runs every launcher on any device (the CPU accelerator included) and checks each launch's
-    /// arguments against the kernel's PTX signature and its launch configuration, without launching: the launch
-    /// layer's ABI checked without a GPU. Outputs are not computed.
-    /// </summary>
-    public static PtxBackend CreateSignatureCheck(ComputeDevice device, bool ownsDevice = false)
-        => new(device, ownsDevice, PtxCatalog.Embedded, signaturesOnly: true);
 
     internal DeviceWorkspace Workspace { get; }
 
@@ -108,20 +142,68 @@ public sealed class PtxBackend : IKernelBackend
 
     public IMoeOps Moe { get; }
 
-    internal Accelerator Accelerator => storage.Accelerator;
+    internal static PtxTensor T(DeviceTensor tensor) => tensor as PtxTensor
+        ?? throw new ArgumentException($"The tensor was allocated by another backend ({tensor.GetType().Name}), not by ptx.", nameof(tensor));
 
-    public DeviceTensor Allocate(long length) => storage.Allocate(length);
+    internal static PtxWeight W(DeviceWeight weight) => weight as PtxWeight
+        ?? throw new ArgumentException($"Weight '{weight.Name}' was loaded by another backend ({weight.GetType().Name}), not by ptx.", nameof(weight));
 
-    public DeviceTensor Upload(ReadOnlySpan<float> data) => storage.Upload(data);
+    /// <summary>A device buffer of max(1, <paramref name="length"/>) elements, not initialised.</summary>
+    internal DeviceBuffer<T> AllocateBuffer<T>(long length, string what) where T : unmanaged
+        => DeviceBuffer<T>.Allocate(Driver, Math.Max(1, length), what);
 
-    public void Download(DeviceTensor source, Span<float> destination) => storage.Download(source, destination);
+    public DeviceTensor Allocate(long length)
+    {
+        using var use = OpContracts.Allocate(Access, length);
+        var buffer = AllocateBuffer<float>(length, "a tensor");
+        Driver.MemsetD32Async(buffer.Span.Address, 0, buffer.Length, Stream, "a tensor");
+        return new PtxTensor(buffer);
+    }
 
-    public void Synchronize() => storage.Synchronize();
+    public DeviceTensor Upload(ReadOnlySpan<float> data)
+    {
+        using var use = Access.Enter();
+        var buffer = AllocateBuffer<float>(data.Length, "a tensor");
+        CopyToDevice(data, buffer.Span.Slice(0, data.Length));
+        return new PtxTensor(buffer);
+    }
+
+    public void Download(DeviceTensor source, Span<float> destination)
+    {
+        using var use = OpContracts.Download(Access, source, destination.Length);
+        CopyToHost(T(source).Span.Slice(0, destination.Length), destination);
+        Synchronize();
+    }
+
+    public void Synchronize()
+    {
+        using var use = Access.Enter();
+        Driver.SynchronizeStream(Stream, "the ptx compute stream");
+    }
 
     public void Copy(DeviceTensor source, long sourceOffset, DeviceTensor destination, long destinationOffset, long length)
-        => storage.Copy(source, sourceOffset, destination, destinationOffset, length);
+    {
+        using var use = OpContracts.Copy(Access, source, sourceOffset, destination, destinationOffset, length);
+        CopyOnDevice(T(source).Span.Slice(sourceOffset, length), T(destination).Span.Slice(destinationOffset, length));
+    }
 
-    public DeviceWeight LoadWeight(TensorView view) => storage.LoadWeight(view);
+    public DeviceWeight LoadWeight(TensorView view)
+    {
+        using var use = Access.Enter();
+        if (!WeightLoading.IsMatrix(view))
+        {
+            var values = view.ToFloat32();
+            var floats = AllocateBuffer<float>(values.Length, $"weight '{view.Name}'");
+            CopyToDevice<float>(values, floats.Span.Slice(0, values.Length));
+            return new PtxWeight(view.Name, floats);
+        }
+
+        var (rows, cols) = WeightLoading.MatrixShape(view);
+        var bits = WeightLoading.MatrixBits(view);
+        var matrix = AllocateBuffer<ushort>(bits.Length, $"weight '{view.Name}'");
+        CopyToDevice<ushort>(bits, matrix.Span.Slice(0, bits.Length));
+        return new PtxWeight(view.Name, rows, cols, matrix);
+    }
 
     public ExpertWeights LoadExperts(MoeShape shape, IReadOnlyList<ExpertTensors> experts)
     {
@@ -129,32 +211,77 @@ public sealed class PtxBackend : IKernelBackend
         return PtxMoeOps.LoadExperts(this, shape, experts);
     }
 
-    /// <summary>Enqueues <paramref name="kernel"/> on <see cref="Stream"/>.</summary>
-    /// <summary>Launches issued (or, in signature-check mode, checked) so far.</summary>
-    public long Launches { get; private set; }
-
-    internal void Launch(string kernel, LaunchConfig config, KernelArguments arguments)
+    /// <summary>Enqueues a host-to-device copy on the compute stream. The source is managed (pageable) memory, which
+    /// the driver has read by the time the call returns.</summary>
+    internal unsafe void CopyToDevice<T>(ReadOnlySpan<T> source, DeviceSpan<T> destination) where T : unmanaged
     {
-        Signatures.Check(kernel, arguments);
-        Launches++;
-        if (kernels is null)
+        RequireSameLength(source.Length, destination.Length);
+        if (source.IsEmpty)
         {
-            config.Validate(kernel);
             return;
         }
 
+        fixed (T* host = source)
+        {
+            Driver.CopyHostToDeviceAsync(destination.Address, host, destination.ByteLength, Stream, "an upload");
+        }
+    }
+
+    /// <summary>Enqueues a device-to-host copy on the compute stream. Into managed (pageable) memory the driver has
+    /// finished writing when the call returns; <see cref="Synchronize"/> orders it with the host all the same.</summary>
+    internal unsafe void CopyToHost<T>(DeviceSpan<T> source, Span<T> destination) where T : unmanaged
+    {
+        RequireSameLength(destination.Length, source.Length);
+        if (destination.IsEmpty)
+        {
+            return;
+        }
+
+        fixed (T* host = destination)
+        {
+            Driver.CopyDeviceToHostAsync(host, source.Address, source.ByteLength, Stream, "a download");
+        }
+    }
+
+    /// <summary>Enqueues a device-to-device copy on the compute stream.</summary>
+    internal void CopyOnDevice<T>(DeviceSpan<T> source, DeviceSpan<T> destination) where T : unmanaged
+    {
+        RequireSameLength(source.Length, destination.Length);
+        Driver.CopyDeviceToDeviceAsync(destination.Address, source.Address, source.ByteLength, Stream, "a device copy");
+    }
+
+    private static void RequireSameLength(long host, long device)
+    {
+        if (host != device)
+        {
+            throw new ArgumentException($"A copy between {host} and {device} elements: the lengths must match.");
+        }
+    }
+
+    /// <summary>Checks <paramref name="arguments"/> against the PTX signature of <paramref name="kernel"/>, then
+    /// enqueues it on <see cref="Stream"/>.</summary>
+    internal void Launch(string kernel, LaunchConfig config, KernelArguments arguments)
+    {
+        Signatures.Check(kernel, arguments);
         kernels[kernel].Launch(Stream, config, arguments);
     }
 
     public void Dispose()
     {
-        if (Access.IsDisposed)
+        if (disposed)
         {
             return;
         }
 
+        disposed = true;
+        Access.MarkDisposed();
         Workspace.Dispose();
-        kernels?.Dispose();
-        storage.Dispose();
+        kernels.Dispose();
+        Driver.DestroyStream(CopyStream, "the ptx copy stream");
+        Driver.DestroyStream(Stream, "the ptx compute stream");
+        if (ownsDriver)
+        {
+            Driver.Dispose();
+        }
     }
 }

@@ -32,13 +32,11 @@ public sealed class IlgpuGatedAttentionOps : IGatedAttentionOps, IDisposable
     public IlgpuGatedAttentionOps(IlgpuBackend backend)
     {
         this.backend = backend;
-        var a = backend.Accelerator;
-        rope = new RopeTable(a);
-        normRope = a.LoadKernel<AttentionLaunchDims, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(QkNormRopeKernels.NormRope);
-        flash = a.LoadKernel<AttentionLaunchDims, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-            ArrayView<float>, ArrayView<float>>(FlashAttentionKernels.Flash);
-        combine = a.LoadKernel<AttentionLaunchDims, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(FlashAttentionKernels.Combine);
+        var kernels = backend.Kernels;
+        rope = new RopeTable(backend.Accelerator);
+        kernels.Load(out normRope, QkNormRopeKernels.NormRope);
+        kernels.Load(out flash, FlashAttentionKernels.Flash);
+        kernels.Load(out combine, FlashAttentionKernels.Combine);
     }
 
     public void Mixer(GatedAttentionShape shape, int tokens, DeviceTensor qg, DeviceTensor k, DeviceTensor v,

@@ -1,5 +1,4 @@
 using Qwen3Next.Backends;
-using Qwen3Next.Backends.Ilgpu;
 using Qwen3Next.Backends.Ptx;
 using Qwen3Next.Cuda;
 using static Qwen3Next.Backends.Ptx.LaunchChecks;
@@ -100,9 +99,9 @@ public sealed class PtxGatedAttentionOps(PtxBackend backend) : IGatedAttentionOp
         Holds(t == 1 ? DecodeCombine : FlashPrefill, "y", y.Length, (long)t * shape.OutputWidth);
 
         var q = backend.Workspace.Get<float>("attn.q", (long)t * hq * d);
-        var (qgView, keys, values, yView) = (IlgpuBackend.T(qg).View, IlgpuBackend.T(cache.Keys).View, IlgpuBackend.T(cache.Values).View, IlgpuBackend.T(y).View);
-        backend.Launch(QkNormRope, ropeConfig, args.Clear().Add(q).Add(keys).Add(values).Add(qgView).Add(IlgpuBackend.T(k).View).Add(IlgpuBackend.T(v).View)
-            .Add(IlgpuBackend.W(qNorm).Values).Add(IlgpuBackend.W(kNorm).Values).Add(t).Add(hq).Add(hkv).Add(d).Add(shape.RotaryDim).Add(start)
+        var (qgView, keys, values, yView) = (PtxBackend.T(qg).Span, PtxBackend.T(cache.Keys).Span, PtxBackend.T(cache.Values).Span, PtxBackend.T(y).Span);
+        backend.Launch(QkNormRope, ropeConfig, args.Clear().Add(q).Add(keys).Add(values).Add(qgView).Add(PtxBackend.T(k).Span).Add(PtxBackend.T(v).Span)
+            .Add(PtxBackend.W(qNorm).Values).Add(PtxBackend.W(kNorm).Values).Add(t).Add(hq).Add(hkv).Add(d).Add(shape.RotaryDim).Add(start)
             .Add(capacity).Add(shape.RopeTheta).Add(shape.Eps));
         if (t == 1)
         {

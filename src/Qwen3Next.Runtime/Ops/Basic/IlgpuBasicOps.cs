@@ -25,13 +25,13 @@ public sealed class IlgpuBasicOps : IBasicOps
     public IlgpuBasicOps(IlgpuBackend backend)
     {
         this.backend = backend;
-        var a = backend.Accelerator;
-        embed = a.LoadAutoGroupedKernel<Index1D, ArrayView<int>, ArrayView<ushort>, ArrayView<float>, int>(BasicKernels.Embed);
-        rmsNorm = a.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float, int>(BasicKernels.RmsNorm);
-        gemv = a.LoadKernel<ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, int, int>(BasicKernels.Gemv);
-        gemm = a.LoadKernel<ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, int, int>(BasicKernels.Gemm);
-        add = a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>>(BasicKernels.Add);
-        argmax = a.LoadKernel<ArrayView<float>, ArrayView<int>, int, int>(BasicKernels.ArgmaxRows);
+        var kernels = backend.Kernels;
+        kernels.Load(out embed, BasicKernels.Embed);
+        kernels.Load(out rmsNorm, BasicKernels.RmsNorm);
+        kernels.Load(out gemv, BasicKernels.Gemv);
+        kernels.Load(out gemm, BasicKernels.Gemm);
+        kernels.Load(out add, BasicKernels.Add);
+        kernels.Load(out argmax, BasicKernels.ArgmaxRows);
     }
 
     private AcceleratorStream Stream => backend.Stream;

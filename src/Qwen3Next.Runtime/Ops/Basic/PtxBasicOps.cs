@@ -1,7 +1,4 @@
-using ILGPU;
-using ILGPU.Runtime;
 using Qwen3Next.Backends;
-using Qwen3Next.Backends.Ilgpu;
 using Qwen3Next.Backends.Ptx;
 using Qwen3Next.Cuda;
 using static Qwen3Next.Backends.Ptx.LaunchChecks;
@@ -31,8 +28,6 @@ public sealed class PtxBasicOps(PtxBackend backend) : IBasicOps
         [Embedding, RmsNormZeroCentred, RmsNormPlain, MatMulGemv, MatMulMma, ResidualAdd, SiluMul, Argmax];
 
     private readonly KernelArguments args = new();
-
-    private AcceleratorStream Stream => backend.Stream;
 
     internal static LaunchConfig RowConfig(string kernel, int rows, int cols)
     {
@@ -73,8 +68,8 @@ public sealed class PtxBasicOps(PtxBackend backend) : IBasicOps
         }
 
         var ids = backend.Workspace.Get<int>("basic.ids", t);
-        ids.SubView(0, t).CopyFromCPU(Stream, tokens);
-        backend.Launch(Embedding, config, args.Clear().Add(IlgpuBackend.T(y).View).Add(ids).Add(IlgpuBackend.W(table).Bits).Add(t).Add(table.Cols));
+        backend.CopyToDevice(tokens, ids.Slice(0, t));
+        backend.Launch(Embedding, config, args.Clear().Add(PtxBackend.T(y).Span).Add(ids).Add(PtxBackend.W(table).Bits).Add(t).Add(table.Cols));
     }
 
     public void RmsNorm(DeviceTensor x, DeviceWeight weight, DeviceTensor y, int rows, int dim, float eps, bool zeroCentred)
@@ -85,23 +80,23 @@ public sealed class PtxBasicOps(PtxBackend backend) : IBasicOps
         Holds(kernel, "x", x.Length, (long)rows * dim);
         Holds(kernel, "y", y.Length, (long)rows * dim);
         Holds(kernel, "w", weight.Length, dim);
-        backend.Launch(kernel, config, args.Clear().Add(IlgpuBackend.T(y).View).Add(IlgpuBackend.T(x).View).Add(IlgpuBackend.W(weight).Values)
+        backend.Launch(kernel, config, args.Clear().Add(PtxBackend.T(y).Span).Add(PtxBackend.T(x).Span).Add(PtxBackend.W(weight).Values)
             .Add(rows).Add(dim).Add(eps));
     }
 
     public void MatMul(DeviceTensor x, DeviceWeight weight, DeviceTensor y, int rows)
     {
         using var use = OpContracts.MatMul(backend.Access, x, weight, y, rows);
-        MatMul(IlgpuBackend.T(x).View, weight, IlgpuBackend.T(y).View, rows, accumulate: false);
+        MatMul(PtxBackend.T(x).Span, weight, PtxBackend.T(y).Span, rows, accumulate: false);
     }
 
     /// <summary><c>y[rows, W.Rows] (+)= x[rows, W.Cols]·Wᵀ</c> on views (workspaces of the other families).</summary>
-    internal void MatMul(ArrayView<float> x, DeviceWeight weight, ArrayView<float> y, int rows, bool accumulate)
+    internal void MatMul(DeviceSpan<float> x, DeviceWeight weight, DeviceSpan<float> y, int rows, bool accumulate)
     {
         var (kernel, config) = MatMulConfig(rows, weight.Cols, weight.Rows);
         Holds(kernel, "x", x.Length, (long)rows * weight.Cols);
         Holds(kernel, "y", y.Length, (long)rows * weight.Rows);
-        backend.Launch(kernel, config, args.Clear().Add(y).Add(x).Add(IlgpuBackend.W(weight).Bits).Add(rows).Add(weight.Cols).Add(weight.Rows)
+        backend.Launch(kernel, config, args.Clear().Add(y).Add(x).Add(PtxBackend.W(weight).Bits).Add(rows).Add(weight.Cols).Add(weight.Rows)
             .Add(accumulate ? 1 : 0));
     }
 
@@ -111,11 +106,11 @@ public sealed class PtxBasicOps(PtxBackend backend) : IBasicOps
         var config = ElementwiseConfig(ResidualAdd, length);
         Holds(ResidualAdd, "h", accumulator.Length, length);
         Holds(ResidualAdd, "d", addend.Length, length);
-        backend.Launch(ResidualAdd, config, args.Clear().Add(IlgpuBackend.T(accumulator).View).Add(IlgpuBackend.T(addend).View).Add(length));
+        backend.Launch(ResidualAdd, config, args.Clear().Add(PtxBackend.T(accumulator).Span).Add(PtxBackend.T(addend).Span).Add(length));
     }
 
     /// <summary><c>out[t, i] = silu(gate[t·ldIn + i])·up[t·ldIn + i]</c>.</summary>
-    internal void SiluMulRows(ArrayView<float> output, ArrayView<float> gate, ArrayView<float> up, int rows, int width, int ldIn)
+    internal void SiluMulRows(DeviceSpan<float> output, DeviceSpan<float> gate, DeviceSpan<float> up, int rows, int width, int ldIn)
     {
         var config = ElementwiseConfig(SiluMul, (long)rows * width);
         Require(ldIn >= width, SiluMul, $"ld_in = {ldIn} is below I = {width}");
@@ -130,8 +125,8 @@ public sealed class PtxBasicOps(PtxBackend backend) : IBasicOps
         Holds(Argmax, "x", x.Length, (long)rows * cols);
         Holds(Argmax, "result", result.Length, rows);
         var indices = backend.Workspace.Get<int>("basic.argmax", rows);
-        backend.Launch(Argmax, config, args.Clear().Add(indices).Add(IlgpuBackend.T(x).View).Add(rows).Add(cols));
-        indices.SubView(0, rows).CopyToCPU(Stream, result[..rows]);
-        Stream.Synchronize();
+        backend.Launch(Argmax, config, args.Clear().Add(indices).Add(PtxBackend.T(x).Span).Add(rows).Add(cols));
+        backend.CopyToHost(indices.Slice(0, rows), result[..rows]);
+        backend.Synchronize();
     }
 }

@@ -38,19 +38,14 @@ public sealed class IlgpuGatedDeltaOps : IGatedDeltaOps
     public IlgpuGatedDeltaOps(IlgpuBackend backend)
     {
         this.backend = backend;
-        var a = backend.Accelerator;
-        convGates = a.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GatedDeltaMixerDims>(GatedDeltaConvKernels.ConvGates);
-        l2Normalize = a.LoadKernel<ArrayView<float>, ArrayView<float>, int, int, float, int>(GatedDeltaNormKernels.L2NormalizeRows);
-        gatedNorm = a.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GatedDeltaMixerDims>(GatedDeltaNormKernels.GatedRmsNorm);
-        prepare = a.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-            ArrayView<float>, ArrayView<float>, ArrayView<float>, GatedDeltaKernelDims>(GatedDeltaChunkKernels.ChunkPrepare);
-        statePass = a.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-            ArrayView<float>, ArrayView<float>, GatedDeltaKernelDims>(GatedDeltaChunkKernels.ChunkStatePass);
-        recurrent = a.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-            ArrayView<float>, GatedDeltaKernelDims>(GatedDeltaRecurrentKernels.RecurrentRule);
-        fusedDecode = a.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-            ArrayView<float>, ArrayView<float>, ArrayView<float>, GatedDeltaMixerDims>(GatedDeltaRecurrentKernels.FusedDecode);
+        var kernels = backend.Kernels;
+        kernels.Load(out convGates, GatedDeltaConvKernels.ConvGates);
+        kernels.Load(out l2Normalize, GatedDeltaNormKernels.L2NormalizeRows);
+        kernels.Load(out gatedNorm, GatedDeltaNormKernels.GatedRmsNorm);
+        kernels.Load(out prepare, GatedDeltaChunkKernels.ChunkPrepare);
+        kernels.Load(out statePass, GatedDeltaChunkKernels.ChunkStatePass);
+        kernels.Load(out recurrent, GatedDeltaRecurrentKernels.RecurrentRule);
+        kernels.Load(out fusedDecode, GatedDeltaRecurrentKernels.FusedDecode);
     }
 
     private AcceleratorStream Stream => backend.Stream;

@@ -1,7 +1,4 @@
-using ILGPU;
-using ILGPU.Runtime;
 using Qwen3Next.Backends;
-using Qwen3Next.Backends.Ilgpu;
 using Qwen3Next.Backends.Ptx;
 using Qwen3Next.Cuda;
 using static Qwen3Next.Backends.Ptx.LaunchChecks;
@@ -136,11 +133,11 @@ public sealed class PtxGatedDeltaOps(PtxBackend backend) : IGatedDeltaOps
         // Its gate/beta outputs come from zero ba/A_log/dt_bias and are ignored: the rule takes g and beta as given.
         int convDim = (int)(2 * qkWidth + vWidth);
         var packed = backend.Workspace.Get<float>("gdn.rule.qk", (long)t * convDim);
-        var (qv, kv) = (IlgpuBackend.T(q).View, IlgpuBackend.T(k).View);
+        var (qv, kv) = (PtxBackend.T(q).Span, PtxBackend.T(k).Span);
         for (int row = 0; row < t; row++)
         {
-            qv.SubView(row * qkWidth, qkWidth).CopyTo(backend.Stream, packed.SubView((long)row * convDim, qkWidth));
-            kv.SubView(row * qkWidth, qkWidth).CopyTo(backend.Stream, packed.SubView(((long)row * convDim) + qkWidth, qkWidth));
+            backend.CopyOnDevice(qv.Slice(row * qkWidth, qkWidth), packed.Slice((long)row * convDim, qkWidth));
+            backend.CopyOnDevice(kv.Slice(row * qkWidth, qkWidth), packed.Slice(((long)row * convDim) + qkWidth, qkWidth));
         }
 
         var ba = backend.Workspace.Zeros<float>("gdn.rule.ba", 2L * t * hv);
@@ -149,8 +146,8 @@ public sealed class PtxGatedDeltaOps(PtxBackend backend) : IGatedDeltaOps
         var unusedBeta = backend.Workspace.Get<float>("gdn.beta", (long)t * hv);
         backend.Launch(QkNormGates, gatesConfig, args.Clear().Add(packed).Add(unusedGate).Add(unusedBeta).Add(ba).Add(zeros).Add(zeros)
             .Add(t).Add(hk).Add(hv).Add(dk).Add(dv).Add(scale).Add(l2Normalize ? 1 : 0));
-        var deltaRule = new DeltaRuleInputs(packed, 0, packed, qkWidth, convDim, IlgpuBackend.T(v).View, (int)vWidth,
-            IlgpuBackend.T(g).View, IlgpuBackend.T(beta).View, IlgpuBackend.T(state).View, IlgpuBackend.T(o).View, (int)vWidth);
+        var deltaRule = new DeltaRuleInputs(packed, 0, packed, qkWidth, convDim, PtxBackend.T(v).Span, (int)vWidth,
+            PtxBackend.T(g).Span, PtxBackend.T(beta).Span, PtxBackend.T(state).Span, PtxBackend.T(o).Span, (int)vWidth);
         RunDeltaRule(shape, deltaRule, mode, ruleConfigs);
     }
 
@@ -180,7 +177,7 @@ public sealed class PtxGatedDeltaOps(PtxBackend backend) : IGatedDeltaOps
         var convOut = backend.Workspace.Get<float>("gdn.conv_out", (long)t * convDim);
         var gate = backend.Workspace.Get<float>("gdn.gate", (long)t * hv);
         var beta = backend.Workspace.Get<float>("gdn.beta", (long)t * hv);
-        var (qkvzView, convState, convW) = (IlgpuBackend.T(qkvz).View, IlgpuBackend.T(state.Conv).View, IlgpuBackend.W(weights.Conv).Bits);
+        var (qkvzView, convState, convW) = (PtxBackend.T(qkvz).Span, PtxBackend.T(state.Conv).Span, PtxBackend.W(weights.Conv).Bits);
         if (t == 1)
         {
             backend.Launch(ConvStep, stepConfig, args.Clear().Add(convOut).Add(convState).Add(qkvzView).Add(convW)
@@ -193,28 +190,28 @@ public sealed class PtxGatedDeltaOps(PtxBackend backend) : IGatedDeltaOps
             for (int t0 = 0; t0 < t; t0 += ConvPrefillMaxTokens)
             {
                 int n = Math.Min(ConvPrefillMaxTokens, t - t0);
-                var input = qkvzView.SubView((long)t0 * shape.QkvzWidth, (long)n * shape.QkvzWidth);
-                backend.Launch(ConvPrefill, ConvConfig(ConvPrefill, convDim, n, kw), args.Clear().Add(convOut.SubView((long)t0 * convDim, (long)n * convDim))
+                var input = qkvzView.Slice((long)t0 * shape.QkvzWidth, (long)n * shape.QkvzWidth);
+                backend.Launch(ConvPrefill, ConvConfig(ConvPrefill, convDim, n, kw), args.Clear().Add(convOut.Slice((long)t0 * convDim, (long)n * convDim))
                     .Add(convState).Add(input).Add(convW).Add(n).Add(hk).Add(hv).Add(dk).Add(dv).Add(kw));
                 backend.Launch(ConvStateUpdate, ConvConfig(ConvStateUpdate, convDim, n, kw), args.Clear().Add(convState).Add(input)
                     .Add(n).Add(hk).Add(hv).Add(dk).Add(dv).Add(kw));
             }
         }
 
-        backend.Launch(QkNormGates, gatesConfig, args.Clear().Add(convOut).Add(gate).Add(beta).Add(IlgpuBackend.T(ba).View)
-            .Add(IlgpuBackend.W(weights.ALog).Values).Add(IlgpuBackend.W(weights.DtBias).Values)
+        backend.Launch(QkNormGates, gatesConfig, args.Clear().Add(convOut).Add(gate).Add(beta).Add(PtxBackend.T(ba).Span)
+            .Add(PtxBackend.W(weights.ALog).Values).Add(PtxBackend.W(weights.DtBias).Values)
             .Add(t).Add(hk).Add(hv).Add(dk).Add(dv).Add(1f / MathF.Sqrt(dk)).Add(1));
-        var yView = IlgpuBackend.T(y).View;
+        var yView = PtxBackend.T(y).Span;
         long qkWidth = (long)hk * dk;
-        RunDeltaRule(rule, new DeltaRuleInputs(convOut, 0, convOut, qkWidth, convDim, convOut.SubView(2 * qkWidth, convOut.Length - (2 * qkWidth)), convDim,
-            gate, beta, IlgpuBackend.T(state.Recurrent).View, yView, width), mode, ruleConfigs);
-        backend.Launch(GatedRmsNorm, normConfig, args.Clear().Add(yView).Add(yView).Add(qkvzView).Add(IlgpuBackend.W(weights.Norm).Values)
+        RunDeltaRule(rule, new DeltaRuleInputs(convOut, 0, convOut, qkWidth, convDim, convOut.Slice(2 * qkWidth, convOut.Length - (2 * qkWidth)), convDim,
+            gate, beta, PtxBackend.T(state.Recurrent).Span, yView, width), mode, ruleConfigs);
+        backend.Launch(GatedRmsNorm, normConfig, args.Clear().Add(yView).Add(yView).Add(qkvzView).Add(PtxBackend.W(weights.Norm).Values)
             .Add(t).Add(hk).Add(hv).Add(dk).Add(dv).Add(width).Add(shape.Eps));
     }
 
     /// <summary>q at <c>qBase + t·ldqk</c>, k at <c>kBase + kOffset + t·ldqk</c> (same row stride), v with ldv, o with ldo.</summary>
-    private readonly record struct DeltaRuleInputs(ArrayView<float> QBase, long QOffset, ArrayView<float> KBase, long KOffset, int LdQk,
-        ArrayView<float> V, int LdV, ArrayView<float> Gate, ArrayView<float> Beta, ArrayView<float> State, ArrayView<float> O, int LdO);
+    private readonly record struct DeltaRuleInputs(DeviceSpan<float> QBase, long QOffset, DeviceSpan<float> KBase, long KOffset, int LdQk,
+        DeviceSpan<float> V, int LdV, DeviceSpan<float> Gate, DeviceSpan<float> Beta, DeviceSpan<float> State, DeviceSpan<float> O, int LdO);
 
     private void RunDeltaRule(GatedDeltaShape shape, DeltaRuleInputs r, GatedDeltaMode mode, LaunchConfig[] configs)
     {

@@ -28,17 +28,13 @@ public sealed class IlgpuMoeOps : IMoeOps
     public IlgpuMoeOps(IlgpuBackend backend)
     {
         this.backend = backend;
-        var a = backend.Accelerator;
-        workspace = new MoeWorkspace(a);
-        route = a.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<int>, int, int, int, int>(MoeRoutingKernels.Route);
-        permute = a.LoadKernel<ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int>(
-            MoeRoutingKernels.Permute);
-        gateUp = a.LoadKernel<ArrayView<float>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>,
-            ArrayView<float>, ExpertTileArgs>(MoeExpertKernels.GateUp);
-        down = a.LoadKernel<ArrayView<float>, ArrayView<ushort>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ExpertTileArgs>(
-            MoeExpertKernels.Down);
-        combine = a.LoadKernel<ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>,
-            ArrayView<float>, int, int, int>(MoeCombineKernels.Combine);
+        var kernels = backend.Kernels;
+        workspace = new MoeWorkspace(backend.Accelerator);
+        kernels.Load(out route, MoeRoutingKernels.Route);
+        kernels.Load(out permute, MoeRoutingKernels.Permute);
+        kernels.Load(out gateUp, MoeExpertKernels.GateUp);
+        kernels.Load(out down, MoeExpertKernels.Down);
+        kernels.Load(out combine, MoeCombineKernels.Combine);
     }
 
     public static ExpertWeights LoadExperts(IlgpuBackend backend, MoeShape shape, IReadOnlyList<ExpertTensors> experts)

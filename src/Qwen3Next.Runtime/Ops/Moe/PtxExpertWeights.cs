@@ -1,6 +1,5 @@
-using ILGPU;
-using ILGPU.Runtime;
 using Qwen3Next.Backends;
+using Qwen3Next.Cuda;
 
 namespace Qwen3Next.Ops.Moe;
 
@@ -10,22 +9,36 @@ namespace Qwen3Next.Ops.Moe;
 /// <c>[E]</c>. Here every expert is resident, so slots = E and expert e is in slot e; the streaming executor will
 /// keep fewer slots and remap.
 /// </summary>
-public sealed class PtxExpertWeights(int experts, int hidden, int intermediate, MemoryBuffer1D<ushort, Stride1D.Dense> gateUp,
-    MemoryBuffer1D<ushort, Stride1D.Dense> down, MemoryBuffer1D<int, Stride1D.Dense> expertToSlot) : ExpertWeights
+public sealed class PtxExpertWeights : ExpertWeights
 {
-    public int Experts { get; } = experts;
+    private readonly DeviceBuffer<ushort> gateUp;
+    private readonly DeviceBuffer<ushort> down;
+    private readonly DeviceBuffer<int> expertToSlot;
+
+    internal PtxExpertWeights(int experts, int hidden, int intermediate, DeviceBuffer<ushort> gateUp, DeviceBuffer<ushort> down,
+        DeviceBuffer<int> expertToSlot)
+    {
+        Experts = experts;
+        Hidden = hidden;
+        Intermediate = intermediate;
+        this.gateUp = gateUp;
+        this.down = down;
+        this.expertToSlot = expertToSlot;
+    }
+
+    public int Experts { get; }
 
     public int Slots => Experts;
 
-    public int Hidden { get; } = hidden;
+    public int Hidden { get; }
 
-    public int Intermediate { get; } = intermediate;
+    public int Intermediate { get; }
 
-    internal ArrayView<ushort> GateUp => gateUp.View;
+    internal DeviceSpan<ushort> GateUp => gateUp.Span;
 
-    internal ArrayView<ushort> Down => down.View;
+    internal DeviceSpan<ushort> Down => down.Span;
 
-    internal ArrayView<int> ExpertToSlot => expertToSlot.View;
+    internal DeviceSpan<int> ExpertToSlot => expertToSlot.Span;
 
     protected override void Release()
     {

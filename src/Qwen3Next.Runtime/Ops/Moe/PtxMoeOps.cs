@@ -1,7 +1,4 @@
-using ILGPU;
-using ILGPU.Runtime;
 using Qwen3Next.Backends;
-using Qwen3Next.Backends.Ilgpu;
 using Qwen3Next.Backends.Ptx;
 using Qwen3Next.Cuda;
 using static Qwen3Next.Backends.Ptx.LaunchChecks;
@@ -94,21 +91,21 @@ public sealed class PtxMoeOps(PtxBackend backend) : IMoeOps
         }
 
         long gateUpLength = 2L * i * h, downLength = (long)h * i;
-        var gateUp = backend.Accelerator.Allocate1D<ushort>(e * gateUpLength);
-        var down = backend.Accelerator.Allocate1D<ushort>(e * downLength);
-        var slots = backend.Accelerator.Allocate1D<int>(e);
+        var gateUp = backend.AllocateBuffer<ushort>(e * gateUpLength, "expert gate_up");
+        var down = backend.AllocateBuffer<ushort>(e * downLength, "expert down");
+        var slots = backend.AllocateBuffer<int>(e, "expert_to_slot");
         try
         {
             for (int x = 0; x < e; x++)
             {
                 var (gate, up, dn) = (Matrix(experts[x].Gate, i, h), Matrix(experts[x].Up, i, h), Matrix(experts[x].Down, h, i));
-                gateUp.View.SubView(x * gateUpLength, (long)i * h).CopyFromCPU(backend.Stream, gate);
-                gateUp.View.SubView((x * gateUpLength) + ((long)i * h), (long)i * h).CopyFromCPU(backend.Stream, up);
-                down.View.SubView(x * downLength, downLength).CopyFromCPU(backend.Stream, dn);
+                backend.CopyToDevice<ushort>(gate, gateUp.Span.Slice(x * gateUpLength, (long)i * h));
+                backend.CopyToDevice<ushort>(up, gateUp.Span.Slice((x * gateUpLength) + ((long)i * h), (long)i * h));
+                backend.CopyToDevice<ushort>(dn, down.Span.Slice(x * downLength, downLength));
             }
 
-            slots.View.CopyFromCPU(backend.Stream, Enumerable.Range(0, e).ToArray());
-            backend.Stream.Synchronize();
+            backend.CopyToDevice<int>(Enumerable.Range(0, e).ToArray(), slots.Span);
+            backend.Synchronize();
             return new PtxExpertWeights(e, h, i, gateUp, down, slots);
         }
         catch
@@ -151,7 +148,7 @@ public sealed class PtxMoeOps(PtxBackend backend) : IMoeOps
         Holds(Unpermute, "shared_gate_w", weights.SharedExpertGate.Length, h);
 
         var ws = backend.Workspace;
-        var xView = IlgpuBackend.T(x).View;
+        var xView = PtxBackend.T(x).Span;
         var logits = ws.Get<float>("moe.logits", (long)t * e);
         var selected = ws.Get<int>("moe.selected", p);
         var routeWeights = ws.Get<float>("moe.weights", p);
@@ -160,7 +157,7 @@ public sealed class PtxMoeOps(PtxBackend backend) : IMoeOps
         backend.PtxBasic.MatMul(xView, weights.Router, logits, t, accumulate: false);
         backend.Launch(RouterTopK, routerConfig, args.Clear().Add(selected).Add(routeWeights).Add(logits).Add(t).Add(e).Add(k));
 
-        ArrayView<int> rowOfPair = default;
+        DeviceSpan<int> rowOfPair = default;
         if (gemv)
         {
             backend.Launch(GateUpGemv, gateUpConfig, args.Clear().Add(hbuf).Add(xView).Add(selected).Add(experts.GateUp).Add(experts.ExpertToSlot)
@@ -195,7 +192,7 @@ public sealed class PtxMoeOps(PtxBackend backend) : IMoeOps
         backend.PtxBasic.SiluMulRows(sharedHidden, sharedGate, sharedUp, t, si, si);
         backend.PtxBasic.MatMul(sharedHidden, weights.SharedDown, sharedOut, t, accumulate: false);
 
-        args.Clear().Add(IlgpuBackend.T(y).View).Add(rows);
+        args.Clear().Add(PtxBackend.T(y).Span).Add(rows);
         if (gemv)
         {
             args.AddNull();
@@ -205,15 +202,15 @@ public sealed class PtxMoeOps(PtxBackend backend) : IMoeOps
             args.Add(rowOfPair);
         }
 
-        backend.Launch(Unpermute, unpermuteConfig, args.Add(routeWeights).Add(sharedOut).Add(xView).Add(IlgpuBackend.W(weights.SharedExpertGate).Bits)
+        backend.Launch(Unpermute, unpermuteConfig, args.Add(routeWeights).Add(sharedOut).Add(xView).Add(PtxBackend.W(weights.SharedExpertGate).Bits)
             .Add(t).Add(k).Add(h).Add(0));
 
         if (routing is not null)
         {
-            logits.SubView(0, (long)t * e).CopyToCPU(backend.Stream, routing.Logits);
-            selected.SubView(0, p).CopyToCPU(backend.Stream, routing.Selected);
-            routeWeights.SubView(0, p).CopyToCPU(backend.Stream, routing.Weights);
-            backend.Stream.Synchronize();
+            backend.CopyToHost(logits.Slice(0, (long)t * e), routing.Logits);
+            backend.CopyToHost(selected.Slice(0, p), routing.Selected);
+            backend.CopyToHost(routeWeights.Slice(0, p), routing.Weights);
+            backend.Synchronize();
         }
     }
 }

@@ -1,0 +1,17 @@
+namespace Qwen3Next.PtxEmulator.Sanitizer;
+
+/// <summary>
+/// Per 4-byte word of one region: the last block that wrote it and the block(s) that read it, tagged with the
+/// launch epoch so entries of earlier launches are stale without clearing. Reader entries also flag a read through
+/// the non-coherent (<c>ld.global.nc</c>) path. Created lazily, only when the sanitizer is on.
+/// </summary>
+internal sealed class GlobalShadow(long regionBytes)
+{
+    public const long MultipleReaders = 1L << 30;
+    public const long NonCoherentRead = 1L << 31;
+    public const long BlockMask = (1L << 30) - 1;
+
+    public long[] Writer { get; } = new long[(regionBytes + 3) / 4];
+
+    public long[] Reader { get; } = new long[(regionBytes + 3) / 4];
+}

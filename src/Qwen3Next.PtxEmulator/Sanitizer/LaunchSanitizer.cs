@@ -1,0 +1,254 @@
+using Qwen3Next.PtxEmulator.Decoding;
+using Qwen3Next.PtxEmulator.Memory;
+
+namespace Qwen3Next.PtxEmulator.Sanitizer;
+
+/// <summary>Thrown inside the interpreter when a launch has collected its maximum number of findings.</summary>
+internal sealed class FindingLimitReached : Exception;
+
+/// <summary>
+/// The sanitizer state of one launch: its findings (deduplicated per rule and instruction), the shared-memory
+/// shadow of the running CTA, and the global race shadow. Shared-memory race rule: within one barrier interval,
+/// a word written by thread A and read or written by thread B ≠ A is a race, unless A and B are in the same warp
+/// and a warp-level synchronisation (shfl.sync, bar.warp.sync, vote.sync, mma.sync) separates the accesses.
+/// Global race rule: a word written by block A and read or written by block B ≠ A in one launch (atomics excepted).
+/// </summary>
+internal sealed class LaunchSanitizer
+{
+    private const int ManyThreads = -1;
+
+    private readonly Dictionary<(SanitizerRule, int), SanitizerFinding> seen = [];
+    private readonly DecodedKernel kernel;
+    private readonly int maxFindings;
+    private readonly long launchEpoch;
+
+    // Shared-memory shadow of the running CTA, one entry per 4-byte word (arrays of the device's SharedShadow).
+    private readonly SharedShadow shadow;
+    private readonly int[] writer, writerEpoch, writerSync, reader, readerWarp, readerEpoch, readerSync;
+    private readonly ulong[] sharedInit;
+
+    public LaunchSanitizer(DecodedKernel kernel, bool checks, int maxFindings, long launchEpoch, int sharedBytes, SharedShadow shadow)
+    {
+        this.kernel = kernel;
+        Checks = checks;
+        this.maxFindings = maxFindings;
+        this.launchEpoch = launchEpoch;
+        this.shadow = shadow;
+        if (checks)
+        {
+            shadow.Ensure((sharedBytes + 3) / 4);
+        }
+
+        (writer, writerEpoch, writerSync) = (shadow.Writer, shadow.WriterEpoch, shadow.WriterSync);
+        (reader, readerWarp, readerEpoch, readerSync) = (shadow.Reader, shadow.ReaderWarp, shadow.ReaderEpoch, shadow.ReaderSync);
+        sharedInit = new ulong[checks ? (sharedBytes + 63) / 64 : 0];
+    }
+
+    /// <summary>Race, initialisation and non-coherent checks are on (bounds and barrier checks always are).</summary>
+    public bool Checks { get; }
+
+    public List<SanitizerFinding> Findings { get; } = [];
+
+    /// <summary>The barrier interval of the running CTA (unique across CTAs of the launch).</summary>
+    public int BarrierEpoch { get; private set; }
+
+    public (int X, int Y, int Z) Block { get; set; }
+
+    public long BlockLinear { get; set; }
+
+    public (int X, int Y, int Z) BlockDim { get; set; }
+
+    public void BeginCta()
+    {
+        BarrierEpoch = shadow.NextEpoch();
+        Array.Clear(sharedInit);
+    }
+
+    public void BarrierReleased() => BarrierEpoch = shadow.NextEpoch();
+
+    public (int X, int Y, int Z) ThreadOf(int tid)
+        => (tid % BlockDim.X, tid / BlockDim.X % BlockDim.Y, tid / (BlockDim.X * BlockDim.Y));
+
+    public void Report(SanitizerRule rule, int pc, int tid, ulong address, string detail)
+    {
+        if (seen.TryGetValue((rule, pc), out var existing))
+        {
+            existing.Count++;
+            return;
+        }
+
+        var instr = kernel.Code[pc];
+        var finding = new SanitizerFinding(rule, kernel.Name, instr.Line, kernel.Source[pc], ThreadOf(Math.Max(0, tid)), Block, address, detail);
+        seen[(rule, pc)] = finding;
+        Findings.Add(finding);
+        if (Findings.Count >= maxFindings)
+        {
+            throw new FindingLimitReached();
+        }
+    }
+
+    /// <summary>Checks and records a shared access of <paramref name="bytes"/> at <paramref name="offset"/> by thread <paramref name="tid"/>.</summary>
+    public void Shared(int pc, int tid, int warpSync, uint offset, int bytes, bool write, bool atomic)
+    {
+        int first = (int)(offset >> 2), last = (int)((offset + (uint)bytes - 1) >> 2);
+        int epoch = BarrierEpoch, warp = tid >> 5, me = tid + 1;
+        if (!write)
+        {
+            for (long i = offset; i < offset + bytes; i++)
+            {
+                if ((sharedInit[i >> 6] & (1ul << (int)(i & 63))) == 0)
+                {
+                    Report(SanitizerRule.UninitialisedRead, pc, tid, KernelDecoderWindows.Shared + offset,
+                        $"shared memory at offset {i} is read before any thread of the block wrote it");
+                    break;
+                }
+            }
+        }
+        else
+        {
+            for (long i = offset; i < offset + bytes; i++)
+            {
+                sharedInit[i >> 6] |= 1ul << (int)(i & 63);
+            }
+        }
+
+        if (atomic)
+        {
+            return;
+        }
+
+        for (int w = first; w <= last; w++)
+        {
+            if (writerEpoch[w] == epoch && writer[w] != me && !Ordered(writer[w] - 1, writerSync[w], warp, warpSync))
+            {
+                Report(SanitizerRule.SharedRace, pc, tid, KernelDecoderWindows.Shared + ((uint)w * 4),
+                    $"{(write ? "write-after-write" : "read-after-write")} hazard on shared offset {w * 4}: thread {ThreadText(writer[w] - 1)} wrote it in the same barrier interval");
+            }
+
+            if (write)
+            {
+                bool readByOthers = readerEpoch[w] == epoch && reader[w] != me;
+                bool readsOrdered = readerWarp[w] == warp && readerSync[w] != warpSync;
+                if (readByOthers && !readsOrdered)
+                {
+                    string who = reader[w] == ManyThreads ? "other threads" : $"thread {ThreadText(reader[w] - 1)}";
+                    Report(SanitizerRule.SharedRace, pc, tid, KernelDecoderWindows.Shared + ((uint)w * 4),
+                        $"write-after-read hazard on shared offset {w * 4}: {who} read it in the same barrier interval");
+                }
+
+                writer[w] = me;
+                writerEpoch[w] = epoch;
+                writerSync[w] = warpSync;
+            }
+            else if (readerEpoch[w] != epoch)
+            {
+                reader[w] = me;
+                readerWarp[w] = warp;
+                readerEpoch[w] = epoch;
+                readerSync[w] = warpSync;
+            }
+            else
+            {
+                if (reader[w] != me)
+                {
+                    reader[w] = ManyThreads;
+                }
+
+                if (readerWarp[w] != warp)
+                {
+                    readerWarp[w] = ManyThreads;
+                }
+
+                readerSync[w] = Math.Max(readerSync[w], warpSync);
+            }
+        }
+    }
+
+    private static bool Ordered(int otherTid, int otherSync, int warp, int warpSync)
+        => otherTid >> 5 == warp && otherSync != warpSync;
+
+    private string ThreadText(int tid)
+    {
+        var (x, y, z) = ThreadOf(tid);
+        return $"({x},{y},{z})";
+    }
+
+    /// <summary>Checks and records a global access (races are reported; the access proceeds as the hardware would
+    /// perform it). Atomics are only checked for initialisation.</summary>
+    public void Global(MemoryRegion region, int pc, int tid, ulong address, int bytes, bool write, bool nonCoherent, bool atomic)
+    {
+        var shadow = region.Shadow ??= new GlobalShadow(region.Length);
+        long offset = (long)(address - region.Start);
+        long me = BlockLinear + 1;
+        long tag = launchEpoch << 32;
+        if ((!write || atomic) && region.InitBits is not null)
+        {
+            long bad = region.FirstUninitialised(offset, bytes);
+            if (bad >= 0)
+            {
+                Report(SanitizerRule.UninitialisedRead, pc, tid, address,
+                    $"{region.Name} is read at byte {bad} before anything wrote it (cuMemAlloc memory is uninitialised)");
+            }
+        }
+
+        if (atomic)
+        {
+            return;
+        }
+
+        for (long w = offset >> 2; w <= (offset + bytes - 1) >> 2; w++)
+        {
+            long wr = shadow.Writer[w], rd = shadow.Reader[w];
+            bool writtenNow = (wr & ~0xFFFF_FFFFL) == tag;
+            bool readNow = (rd & ~0xFFFF_FFFFL) == tag;
+            if (write)
+            {
+                if (writtenNow && (wr & GlobalShadow.BlockMask) != me)
+                {
+                    Report(SanitizerRule.GlobalRace, pc, tid, address,
+                        $"write-after-write race on {region.Name}+{w * 4}: block {(wr & GlobalShadow.BlockMask) - 1} (linear) wrote it in this launch");
+                }
+
+                if (readNow && ((rd & GlobalShadow.MultipleReaders) != 0 || (rd & GlobalShadow.BlockMask) != me))
+                {
+                    Report(SanitizerRule.GlobalRace, pc, tid, address,
+                        $"write-after-read race on {region.Name}+{w * 4}: another block read it in this launch");
+                }
+
+                if (readNow && (rd & GlobalShadow.NonCoherentRead) != 0)
+                {
+                    Report(SanitizerRule.NonCoherentWrite, pc, tid, address,
+                        $"{region.Name}+{w * 4} was read through ld.global.nc (read-only path) and is written in the same launch");
+                }
+
+                shadow.Writer[w] = tag | me;
+            }
+            else
+            {
+                if (writtenNow && (wr & GlobalShadow.BlockMask) != me)
+                {
+                    Report(SanitizerRule.GlobalRace, pc, tid, address,
+                        $"read-after-write race on {region.Name}+{w * 4}: block {(wr & GlobalShadow.BlockMask) - 1} (linear) wrote it in this launch");
+                }
+
+                if (nonCoherent && writtenNow)
+                {
+                    Report(SanitizerRule.NonCoherentWrite, pc, tid, address,
+                        $"ld.global.nc reads {region.Name}+{w * 4}, which this launch wrote");
+                }
+
+                long flags = nonCoherent ? GlobalShadow.NonCoherentRead : 0;
+                shadow.Reader[w] = !readNow ? tag | me | flags
+                    : (rd & GlobalShadow.BlockMask) == me ? rd | flags
+                    : rd | GlobalShadow.MultipleReaders | flags;
+            }
+        }
+    }
+}
+
+/// <summary>The generic-address windows, shared with the decoder (kept here so findings can print generic addresses).</summary>
+internal static class KernelDecoderWindows
+{
+    public const ulong Shared = KernelDecoder.SharedWindow;
+    public const ulong Local = KernelDecoder.LocalWindow;
+}

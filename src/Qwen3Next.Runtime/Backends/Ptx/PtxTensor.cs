@@ -1,0 +1,39 @@
+using Qwen3Next.Cuda;
+
+namespace Qwen3Next.Backends.Ptx;
+
+/// <summary>A float32 buffer in device memory owned by the ptx backend.</summary>
+public sealed class PtxTensor : DeviceTensor
+{
+    private readonly DeviceBuffer<float> buffer;
+
+    internal PtxTensor(DeviceBuffer<float> buffer)
+        : base(buffer.Length) => this.buffer = buffer;
+
+    internal DeviceSpan<float> Span => buffer.Span;
+
+    protected override void Release() => buffer.Dispose();
+}
+
+/// <summary>A weight in device memory: bf16 bits for matrices, float32 for vectors.</summary>
+public sealed class PtxWeight : DeviceWeight
+{
+    private readonly DeviceBuffer<ushort>? bits;
+    private readonly DeviceBuffer<float>? floats;
+
+    internal PtxWeight(string name, int rows, int cols, DeviceBuffer<ushort> bits)
+        : base(name, rows, cols, isMatrix: true) => this.bits = bits;
+
+    internal PtxWeight(string name, DeviceBuffer<float> floats)
+        : base(name, 1, checked((int)floats.Length), isMatrix: false) => this.floats = floats;
+
+    internal DeviceSpan<ushort> Bits => bits?.Span ?? throw new InvalidOperationException($"Weight '{Name}' is a vector, not a bf16 matrix.");
+
+    internal DeviceSpan<float> Values => floats?.Span ?? throw new InvalidOperationException($"Weight '{Name}' is a bf16 matrix, not a vector.");
+
+    protected override void Release()
+    {
+        bits?.Dispose();
+        floats?.Dispose();
+    }
+}
