@@ -94,9 +94,17 @@ public sealed class Qwen3NextModel : IDisposable
                     states.Add(new LayerState(layer.Linear?.CreateState(Backend), layer.Attention?.CreateCache(Backend, maxTokens)));
                 }
             }
-            catch
+            catch (Exception e)
             {
                 states.ForEach(s => s.Dispose());
+                if (e is OutOfMemoryException or ArgumentOutOfRangeException)
+                {
+                    var a = Shapes.Attention;
+                    long cacheBytes = 2L * a.KeyValueHeads * a.HeadDim * sizeof(float) * maxTokens * Layers.Count(l => l.Attention is not null);
+                    throw new ArgumentOutOfRangeException(
+                        $"A session of {maxTokens} tokens needs {cacheBytes:N0} bytes of KV cache, more than the {Backend.Name} backend can allocate.", e);
+                }
+
                 throw;
             }
 

@@ -16,6 +16,7 @@ public sealed class CliErrorContractTests
         string tiny = GoldenData.TinyModel;
         TestCaseData Case(string name, string message, params string[] args) => new TestCaseData(args, message).SetName(name);
         yield return Case("run -n 2147483647 overflows no counter", "max-new-tokens", "run", "--model", tiny, "-n", "2147483647");
+        yield return Case("run -n 2000000000 needs more KV cache than a buffer holds", "bytes of KV cache", "run", "--model", tiny, "-n", "2000000000");
         yield return Case("run --device-memory 9999999TiB", "larger than any device memory", "run", "--model", tiny, "--device-memory", "9999999TiB");
         yield return Case("a value that does not parse", "Cannot parse argument 'abc'", "run", "-n", "abc");
         yield return Case("a number that does not fit an int", "Cannot parse argument '99999999999'", "run", "-n", "99999999999");
