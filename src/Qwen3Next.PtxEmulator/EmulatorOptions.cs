@@ -30,5 +30,13 @@ public sealed record EmulatorOptions
 
     public int TraceThread { get; init; }
 
+    /// <summary>
+    /// PROFILING ONLY: run a sample of the grid's CTAs and scale the counters to the whole grid, so the H200 model
+    /// can be applied to real shapes in seconds. The launch's outputs are then NOT valid (the CTAs that did not run
+    /// wrote nothing), and a later launch reading them reads uninitialised memory: profile with
+    /// <see cref="Sanitize"/> off and never compare sampled outputs. Null (the default) runs every CTA.
+    /// </summary>
+    public CtaSampling? Sampling { get; init; }
+
     public static EmulatorOptions Default { get; } = new();
 }

@@ -12,14 +12,22 @@ public sealed class TestBackends
 {
     private static readonly Dictionary<string, IKernelBackend> Created = [];
 
-    /// <summary>Backends every conformance test runs on (no GPU here: ILGPU on its CPU accelerator).</summary>
+    /// <summary>Backends that compute on the CPU: the reference and ILGPU's CPU accelerator.</summary>
     public static readonly string[] CpuBackends = ["reference", "ilgpu-cpu"];
+
+    /// <summary>The GPU code paths on the PTX emulator, sanitizer on: the CUDA C kernels through the ptx backend's
+    /// launchers and driver calls, and the ILGPU kernels as the PTX ILGPU emits for CUDA.</summary>
+    public static readonly string[] EmulatedBackends = ["ptx-emu", "ilgpu-emu"];
+
+    /// <summary>Every backend that runs here: what the golden conformance suite covers.</summary>
+    public static readonly string[] AllBackends = [.. CpuBackends, .. EmulatedBackends];
 
     /// <summary>Every backend whose host side runs here: the CPU backends and the ptx launchers in signature-check
     /// mode (they check and pack every launch but compute nothing), for contract and misuse tests.</summary>
     public static readonly string[] HostSideBackends = ["reference", "ilgpu-cpu", PtxSignatures];
 
-    /// <summary>Backends that compute here, the hand-written CUDA C included (on the PTX emulator, sanitizer on).</summary>
+    /// <summary>The CPU backends and the hand-written CUDA C on the PTX emulator (sanitizer on): whole-model misuse tests,
+    /// where ilgpu-emu would repeat ilgpu-cpu's kernels at several seconds a case.</summary>
     public static readonly string[] ComputingBackends = ["reference", "ilgpu-cpu", "ptx-emu"];
 
     /// <summary>The ptx backend in signature-check mode (host memory; launches checked, not run).</summary>

@@ -66,9 +66,54 @@ public sealed class LaunchCounters
 
     public long Barriers { get; internal set; }
 
+    /// <summary>CTAs of the grid (after scaling when sampled).</summary>
     public long Ctas { get; internal set; }
 
     public long Warps { get; internal set; }
 
+    /// <summary>CTAs that actually ran: fewer than <see cref="Ctas"/> when <see cref="EmulatorOptions.Sampling"/>
+    /// chose a sample and every other count was scaled up to the whole grid.</summary>
+    public long CtasRun { get; internal set; }
+
+    public bool Sampled => CtasRun < Ctas;
+
     public long Count(Op op) => WarpInstructionsByOp[(int)op];
+
+    /// <summary>Scales the counts of the <see cref="Ctas"/> CTAs that ran to <paramref name="gridCtas"/> CTAs,
+    /// assuming the sample is typical. The slowest warp's round trips are a maximum and stay as measured; unique
+    /// sectors are scaled by the caller, which knows the allocations they fall in.</summary>
+    internal void ScaleToGrid(long gridCtas, int warpsPerCta, long uniqueLoadSectors, long uniqueStoreSectors)
+    {
+        CtasRun = Ctas;
+        if (Ctas == 0 || Ctas == gridCtas)
+        {
+            return;
+        }
+
+        double f = (double)gridCtas / Ctas;
+        long S(long v) => (long)Math.Round(v * f);
+        for (int i = 0; i < WarpInstructionsByOp.Length; i++)
+        {
+            WarpInstructionsByOp[i] = S(WarpInstructionsByOp[i]);
+            ThreadInstructionsByOp[i] = S(ThreadInstructionsByOp[i]);
+        }
+
+        GlobalLoadRequests = S(GlobalLoadRequests);
+        GlobalStoreRequests = S(GlobalStoreRequests);
+        GlobalLoadSectors = S(GlobalLoadSectors);
+        GlobalStoreSectors = S(GlobalStoreSectors);
+        GlobalLoadBytesRequested = S(GlobalLoadBytesRequested);
+        GlobalStoreBytesRequested = S(GlobalStoreBytesRequested);
+        UniqueLoadSectors = uniqueLoadSectors;
+        UniqueStoreSectors = uniqueStoreSectors;
+        SharedLoadRequests = S(SharedLoadRequests);
+        SharedStoreRequests = S(SharedStoreRequests);
+        SharedWavefronts = S(SharedWavefronts);
+        LocalRequests = S(LocalRequests);
+        AtomicRequests = S(AtomicRequests);
+        GlobalLoadRoundTrips = S(GlobalLoadRoundTrips);
+        Barriers = S(Barriers);
+        Ctas = gridCtas;
+        Warps = gridCtas * warpsPerCta;
+    }
 }

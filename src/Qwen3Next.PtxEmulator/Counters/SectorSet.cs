@@ -10,6 +10,22 @@ internal sealed class SectorSet
 
     public long Count { get; private set; }
 
+    /// <summary>The start address of every sector in the set.</summary>
+    public IEnumerable<ulong> Sectors()
+    {
+        foreach (var (page, bits) in pages)
+        {
+            for (int word = 0; word < bits.Length; word++)
+            {
+                for (ulong m = bits[word]; m != 0; m &= m - 1)
+                {
+                    int sector = (word << 6) + System.Numerics.BitOperations.TrailingZeroCount(m);
+                    yield return (page << PageShift) + ((ulong)sector << 5);
+                }
+            }
+        }
+    }
+
     public void Add(ulong address)
     {
         ulong page = address >> PageShift;

@@ -91,6 +91,8 @@ internal sealed unsafe partial class Interpreter : IDisposable
     public void Run()
     {
         var grid = geometry.Grid;
+        var sampling = options.Sampling;
+        bool completed = false;
         try
         {
             long linear = 0;
@@ -100,6 +102,11 @@ internal sealed unsafe partial class Interpreter : IDisposable
                 {
                     for (int x = 0; x < grid.X; x++, linear++)
                     {
+                        if (sampling is not null && !sampling.Includes(x, linear))
+                        {
+                            continue;
+                        }
+
                         if (!RunCta(x, y, z, linear))
                         {
                             return;
@@ -107,6 +114,8 @@ internal sealed unsafe partial class Interpreter : IDisposable
                     }
                 }
             }
+
+            completed = true;
         }
         catch (FindingLimitReached)
         {
@@ -119,8 +128,44 @@ internal sealed unsafe partial class Interpreter : IDisposable
                 counters.UniqueLoadSectors = loadSectors!.Count;
                 counters.UniqueStoreSectors = storeSectors!.Count;
                 counters.Warps = counters.Ctas * warps.Length;
+                counters.CtasRun = counters.Ctas;
+                if (completed && sampling is not null && counters.Ctas > 0)
+                {
+                    double factor = (double)grid.Count / counters.Ctas;
+                    counters.ScaleToGrid(grid.Count, warps.Length, ScaledUniqueSectors(loadSectors!, factor), ScaledUniqueSectors(storeSectors!, factor));
+                }
             }
         }
+    }
+
+    /// <summary>
+    /// Distinct sectors the whole grid would touch, from a sample's: each allocation's sampled count scaled up, but
+    /// never past the allocation's size (data every CTA shares, such as activations, is counted once).
+    /// </summary>
+    private long ScaledUniqueSectors(SectorSet sampled, double factor)
+    {
+        var perRegion = new Dictionary<MemoryRegion, long>();
+        long unplaced = 0;
+        foreach (ulong sector in sampled.Sectors())
+        {
+            var region = memory.Find(sector, 1);
+            if (region is null)
+            {
+                unplaced++;
+            }
+            else
+            {
+                perRegion[region] = perRegion.GetValueOrDefault(region) + 1;
+            }
+        }
+
+        double total = unplaced * factor;
+        foreach (var (region, count) in perRegion)
+        {
+            total += Math.Min(count * factor, (region.Length + 31) / 32);
+        }
+
+        return (long)Math.Round(total);
     }
 
     /// <summary>Runs one CTA to completion; false when it faulted so badly the launch must stop (deadlock, trap).</summary>

@@ -14,4 +14,10 @@ internal sealed class GlobalShadow(long regionBytes)
     public long[] Writer { get; } = new long[(regionBytes + 3) / 4];
 
     public long[] Reader { get; } = new long[(regionBytes + 3) / 4];
+
+    /// <summary>The thread (launch-wide id + 1, or -1 for several) that read each word through the non-coherent
+    /// path; meaningful only while the word's reader entry carries <see cref="NonCoherentRead"/> for this launch.</summary>
+    public long[] NonCoherentReader => nonCoherentReader ??= new long[Reader.Length];
+
+    private long[]? nonCoherentReader;
 }

@@ -180,6 +180,7 @@ internal sealed class LaunchSanitizer
         var shadow = region.Shadow ??= new GlobalShadow(region.Length);
         long offset = (long)(address - region.Start);
         long me = BlockLinear + 1;
+        long thread = (BlockLinear * BlockDim.X * BlockDim.Y * BlockDim.Z) + tid + 1;
         long tag = launchEpoch << 32;
         if ((!write || atomic) && region.InitBits is not null)
         {
@@ -215,10 +216,12 @@ internal sealed class LaunchSanitizer
                         $"write-after-read race on {region.Name}+{w * 4}: another block read it in this launch");
                 }
 
-                if (readNow && (rd & GlobalShadow.NonCoherentRead) != 0)
+                // A thread may overwrite what it alone read through the read-only path; another thread's
+                // non-coherent read of a word written in the same launch may see either value.
+                if (readNow && (rd & GlobalShadow.NonCoherentRead) != 0 && shadow.NonCoherentReader[w] != thread)
                 {
                     Report(SanitizerRule.NonCoherentWrite, pc, tid, address,
-                        $"{region.Name}+{w * 4} was read through ld.global.nc (read-only path) and is written in the same launch");
+                        $"{region.Name}+{w * 4} was read through ld.global.nc (read-only path) by another thread and is written in the same launch");
                 }
 
                 shadow.Writer[w] = tag | me;
@@ -234,7 +237,13 @@ internal sealed class LaunchSanitizer
                 if (nonCoherent && writtenNow)
                 {
                     Report(SanitizerRule.NonCoherentWrite, pc, tid, address,
-                        $"ld.global.nc reads {region.Name}+{w * 4}, which this launch wrote");
+                        $"ld.global.nc reads {region.Name}+{w * 4}, which this launch wrote (the read-only path may return the old value)");
+                }
+
+                if (nonCoherent)
+                {
+                    bool ncBefore = readNow && (rd & GlobalShadow.NonCoherentRead) != 0;
+                    shadow.NonCoherentReader[w] = !ncBefore || shadow.NonCoherentReader[w] == thread ? thread : -1;
                 }
 
                 long flags = nonCoherent ? GlobalShadow.NonCoherentRead : 0;

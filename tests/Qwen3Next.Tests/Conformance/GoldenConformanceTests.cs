@@ -3,9 +3,11 @@ using Qwen3Next.Conformance;
 
 namespace Qwen3Next.Tests.Conformance;
 
-/// <summary>Every public golden case on every CPU-runnable backend, with the golden tolerances (the same
-/// checks <c>kernels verify</c> prints).</summary>
-[TestFixtureSource(typeof(TestBackends), nameof(TestBackends.CpuBackends))]
+/// <summary>Every public golden case on every backend that runs here — the CUDA C and ILGPU kernels included, as
+/// their PTX on the emulator with the sanitizer on — with the golden tolerances (the checks <c>kernels verify</c>
+/// prints). Fixtures (one per backend) run in parallel with each other.</summary>
+[TestFixtureSource(typeof(TestBackends), nameof(TestBackends.AllBackends))]
+[Parallelizable(ParallelScope.Self)]
 public sealed class GoldenConformanceTests(string backendName)
 {
     public static IEnumerable<TestCaseData> Cases()

@@ -9,13 +9,16 @@ namespace Qwen3Next.Ops.Moe;
 public static class RoutingOrder
 {
     /// <summary>Whether expert <paramref name="a"/> with probability <paramref name="pa"/> ranks before expert <paramref name="b"/>.</summary>
+    /// <remarks>NaN is the only value that is not ≥ −∞, a plain comparison in the emitted PTX; <c>float.IsNaN</c> becomes
+    /// <c>testp.notanumber</c>, which the PTX emulator does not implement.</remarks>
     public static bool Before(float pa, int a, float pb, int b)
     {
-        if (float.IsNaN(pa))
+        bool aIsNaN = !(pa >= float.NegativeInfinity), bIsNaN = !(pb >= float.NegativeInfinity);
+        if (aIsNaN)
         {
-            return float.IsNaN(pb) && a < b;
+            return bIsNaN && a < b;
         }
 
-        return float.IsNaN(pb) || pa > pb || (pa == pb && a < b);
+        return bIsNaN || pa > pb || (pa == pb && a < b);
     }
 }
