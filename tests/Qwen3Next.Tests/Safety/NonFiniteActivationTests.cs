@@ -102,8 +102,8 @@ public sealed class NonFiniteActivationTests(string backendName)
     {
         var g = OpInputs.Gdn;
         var state = ops.GdnState();
-        // A prefill of 5 tokens (more than the conv kernel's 4), then a decode step.
-        foreach (int tokens in new[] { 5, 1 })
+        // Prefills shorter and longer than the conv kernel (4), then a decode step.
+        foreach (int tokens in new[] { 3, 5, 1 })
         {
             var y = ops.Zeros(tokens * g.ValueWidth);
             Backend.GatedDelta.Mixer(g, tokens, ops.Input(tokens * g.QkvzWidth, poison), ops.Input(tokens * g.BaWidth), ops.GdnWeights, state, y);

@@ -14,8 +14,7 @@ namespace Qwen3Next.Tests.Safety;
 [TestFixtureSource(typeof(TestBackends), nameof(TestBackends.ComputingBackends))]
 public sealed class NonFiniteWeightTests(string backendName)
 {
-    /// <summary>Token 105 is at position 1; its embedding row is the one poisoned. Five tokens: a prefill shorter than the
-    /// conv kernel (4) trips the PTX emulator's sanitizer in gdn_conv1d_state_update (reported separately).</summary>
+    /// <summary>Token 105 is at position 1; its embedding row is the one poisoned.</summary>
     internal static readonly int[] Prompt = [280, 105, 145, 195, 83];
 
     private TempFolder temp = null!;
