@@ -19,6 +19,7 @@ public static class CliApp
             PtxCommand.Create(),
             BenchCommand.Create(),
             PlanCommand.Create(),
+            ProfileCommand.Create(),
         };
         root.Options.Add(CliOptions.Verbose);
         var parse = root.Parse(args);

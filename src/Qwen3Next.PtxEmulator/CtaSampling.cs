@@ -6,11 +6,16 @@ namespace Qwen3Next.PtxEmulator;
 /// </summary>
 public sealed record CtaSampling
 {
-    private CtaSampling(int every, int firstPerRow)
+    private CtaSampling(int every, int firstPerRow, int atMost = 0)
     {
         Every = every;
         FirstPerRow = firstPerRow;
+        AtMost = atMost;
     }
+
+    /// <summary>Run about this many CTAs per launch, spread evenly over the grid (every ⌈CTAs / n⌉-th), so CTAs
+    /// whose work varies along the grid (causal attention tiles) are represented; small grids run whole.</summary>
+    public int AtMost { get; }
 
     /// <summary>Run every k-th CTA in launch order (linear index x + y·gridX + z·gridX·gridY divisible by k).</summary>
     public int Every { get; }
@@ -31,7 +36,23 @@ public sealed record CtaSampling
         return new CtaSampling(0, n);
     }
 
-    internal bool Includes(int x, long linear) => Every > 0 ? linear % Every == 0 : x < FirstPerRow;
+    public static CtaSampling AtMostPerLaunch(int ctas)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(ctas);
+        return new CtaSampling(0, 0, ctas);
+    }
 
-    public override string ToString() => Every > 0 ? $"every {Every}th CTA" : $"first {FirstPerRow} CTA(s) per blockIdx.y/z row";
+    internal bool Includes(int x, long linear, long gridCtas)
+    {
+        if (AtMost > 0)
+        {
+            long stride = (gridCtas + AtMost - 1) / AtMost;
+            return linear % stride == 0;
+        }
+
+        return Every > 0 ? linear % Every == 0 : x < FirstPerRow;
+    }
+
+    public override string ToString() => AtMost > 0 ? $"at most {AtMost} CTAs per launch, evenly spread"
+        : Every > 0 ? $"every {Every}th CTA" : $"first {FirstPerRow} CTA(s) per blockIdx.y/z row";
 }

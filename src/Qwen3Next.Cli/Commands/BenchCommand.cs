@@ -23,6 +23,13 @@ internal static class BenchCommand
             int n = parse.GetValue(iterations);
             var names = WorkloadNames(parse.GetValue(ops));
             var size = parse.GetValue(scale);
+            if (ProfileCommand.EmulatedBackends.Contains(parse.GetValue(backend)))
+            {
+                // The emulator's wall-clock time is not a GPU's: report the modeled H200 time instead.
+                Console.WriteLine("bench on an emulated backend prints the H200 model (kernels profile), not the emulator's own time");
+                return ProfileCommand.Run(parse.GetValue(backend)!, names, size, -1, sanitize: false, parse.GetValue(json));
+            }
+
             double? peakGflops = parse.GetValue(peak) * 1000;
             using var kernels = BackendRegistry.Create(parse.GetValue(backend)!);
             var ceiling = OpBenchmark.CopyCeiling(kernels, size == BenchmarkScale.Real ? 64L << 20 : 1L << 20, n);

@@ -220,7 +220,8 @@ internal sealed unsafe partial class Interpreter
         ulong offset = (ulong)ins.Imm;
         bool inShared = ins.Space == MemorySpace.Shared;
         bool checks = san.Checks;
-        int vec = ins.Vec, list = ins.List;
+        int vec = ins.Vec, list = ins.List, first = lists[list];
+        bool scalar32 = vec == 1 && size == 4 && !ins.Uniform;
         for (uint m = exec; m != 0; m &= m - 1)
         {
             int l = BitOperations.TrailingZeroCount(m);
@@ -260,7 +261,22 @@ internal sealed unsafe partial class Interpreter
                 }
             }
 
-            if (write)
+            if (scalar32)
+            {
+                // The common case: one 32-bit value.
+                if (write)
+                {
+                    if (p != null)
+                    {
+                        *(uint*)p = (uint)r[first + l];
+                    }
+                }
+                else
+                {
+                    r[first + l] = p == null ? 0 : *(uint*)p;
+                }
+            }
+            else if (write)
             {
                 if (p != null)
                 {

@@ -102,7 +102,7 @@ internal sealed unsafe partial class Interpreter : IDisposable
                 {
                     for (int x = 0; x < grid.X; x++, linear++)
                     {
-                        if (sampling is not null && !sampling.Includes(x, linear))
+                        if (sampling is not null && !sampling.Includes(x, linear, grid.Count))
                         {
                             continue;
                         }

@@ -71,6 +71,12 @@ public sealed class MemoryRegion
             return;
         }
 
+        if (bytes <= 16 && (offset & 63) + bytes <= 64)
+        {
+            bits[offset >> 6] |= ((1ul << (int)bytes) - 1) << (int)(offset & 63);
+            return;
+        }
+
         long end = offset + bytes;
         for (long i = offset; i < end;)
         {
@@ -94,6 +100,13 @@ public sealed class MemoryRegion
         if (bits is null)
         {
             return -1;
+        }
+
+        if (bytes <= 16 && (offset & 63) + bytes <= 64)
+        {
+            ulong want = ((1ul << (int)bytes) - 1) << (int)(offset & 63);
+            ulong missing = ~bits[offset >> 6] & want;
+            return missing == 0 ? -1 : offset - (offset & 63) + System.Numerics.BitOperations.TrailingZeroCount(missing);
         }
 
         for (long i = offset; i < offset + bytes; i++)

@@ -1,3 +1,4 @@
+using System.Numerics;
 using Qwen3Next.PtxEmulator.Decoding;
 using Qwen3Next.PtxEmulator.Memory;
 
@@ -92,24 +93,21 @@ internal sealed class LaunchSanitizer
     {
         int first = (int)(offset >> 2), last = (int)((offset + (uint)bytes - 1) >> 2);
         int epoch = BarrierEpoch, warp = tid >> 5, me = tid + 1;
+        // Accesses are naturally aligned and at most 16 bytes, so their init bits sit in one 64-bit word.
+        ulong bits = (bytes >= 64 ? ulong.MaxValue : (1ul << bytes) - 1) << (int)(offset & 63);
+        ref ulong initWord = ref sharedInit[offset >> 6];
         if (!write)
         {
-            for (long i = offset; i < offset + bytes; i++)
+            if ((initWord & bits) != bits)
             {
-                if ((sharedInit[i >> 6] & (1ul << (int)(i & 63))) == 0)
-                {
-                    Report(SanitizerRule.UninitialisedRead, pc, tid, KernelDecoderWindows.Shared + offset,
-                        $"shared memory at offset {i} is read before any thread of the block wrote it");
-                    break;
-                }
+                long i = offset + BitOperations.TrailingZeroCount(~initWord & bits) - (offset & 63);
+                Report(SanitizerRule.UninitialisedRead, pc, tid, KernelDecoderWindows.Shared + offset,
+                    $"shared memory at offset {i} is read before any thread of the block wrote it");
             }
         }
         else
         {
-            for (long i = offset; i < offset + bytes; i++)
-            {
-                sharedInit[i >> 6] |= 1ul << (int)(i & 63);
-            }
+            initWord |= bits;
         }
 
         if (atomic)

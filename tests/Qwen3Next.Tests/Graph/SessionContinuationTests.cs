@@ -8,9 +8,9 @@ namespace Qwen3Next.Tests.Graph;
 /// <summary>
 /// The cached states are exact continuations: prefill-then-decode equals one longer prefill, a multi-token
 /// continuation equals single-token steps, and a chunked prefill equals one prefill. Run on the tiny model on
-/// every backend that runs here (the emulated GPU paths included); tolerance: the golden model-logits tolerance.
+/// <see cref="TestBackends.SessionBackends"/>; tolerance: the golden model-logits tolerance.
 /// </summary>
-[TestFixtureSource(typeof(TestBackends), nameof(TestBackends.AllBackends))]
+[TestFixtureSource(typeof(TestBackends), nameof(TestBackends.SessionBackends))]
 public sealed class SessionContinuationTests(string backendName)
 {
     private static readonly int[] Tokens = Enumerable.Range(0, 30).Select(i => ((i * 37) + 11) % 512).ToArray();

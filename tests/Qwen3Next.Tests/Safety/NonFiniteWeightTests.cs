@@ -11,7 +11,7 @@ namespace Qwen3Next.Tests.Safety;
 /// step and the first layer whose output went non-finite (the pass stops there, so these are cheap), instead of
 /// returning garbage tokens; the session is then unusable.
 /// </summary>
-[TestFixtureSource(typeof(TestBackends), nameof(TestBackends.ComputingBackends))]
+[TestFixtureSource(typeof(TestBackends), nameof(TestBackends.SessionBackends))]
 public sealed class NonFiniteWeightTests(string backendName)
 {
     /// <summary>Token 105 is at position 1; its embedding row is the one poisoned.</summary>
