@@ -32,7 +32,7 @@ internal static class ProfileCommand
         {
             Description = "Run about this many CTAs per launch, evenly spread, and scale the counters (0 = all; default 64 at real scale, all at small).",
             DefaultValueFactory = _ => -1,
-        };
+        }.Require(v => v >= -1, "≥ 0 (a negative count is not a default)");
         var sanitize = new Option<bool>("--sanitize") { Description = "Also run the sanitizer (slower)." };
         var json = CliOptions.Json("the profile");
         var command = new Command("profile", "Modeled H200 time of every op workload from emulator counters (a model, not a measurement).")

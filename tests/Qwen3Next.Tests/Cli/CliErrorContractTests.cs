@@ -32,6 +32,7 @@ public sealed class CliErrorContractTests
         yield return Case("bench --peak-tflops NaN", "--peak-tflops must be a finite number > 0", "bench", "--peak-tflops", "NaN");
         yield return Case("bench --iterations 0", "--iterations must be at least 1", "bench", "--iterations", "0");
         yield return Case("bench --ops with unknown names, before measuring anything", "unknown workload 'a'", "bench", "--ops", "a,b");
+        yield return Case("profile --sample-ctas -5", "--sample-ctas must be ≥ 0", "profile", "--sample-ctas", "-5");
         yield return Case("run on a model folder that does not exist", "config.json", "run", "--model", "/nonexistent/model");
     }
 
