@@ -4,7 +4,9 @@
 // logits fp32 [T, E] (from matmul with the router weight [E, H]);
 // selected int32 [T, k]; weights fp32 [T, k]. Block 256, dynamic smem E*4 B.
 // k rounds of a block arg-max: k = 10 of E = 512 costs nothing next to the
-// router GEMV, and the order matches torch.topk exactly.
+// router GEMV, and the order matches torch.topk exactly. NaN ranks below every
+// probability (key -1; a taken expert is -2, the empty candidate -3), so each
+// round picks an untaken expert and every selected id is in [0, E).
 #include "reduce.cuh"
 
 #define ROUTER_MAX_K 32
@@ -31,9 +33,9 @@ moe_router_topk(int* __restrict__ selected, float* __restrict__ weights,
     __syncthreads();
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
     for (int j = 0; j < k; j++) {
-        float best = -1.0f; int besti = 0x7fffffff;
+        float best = -3.0f; int besti = 0x7fffffff;
         for (int e = threadIdx.x; e < E; e += blockDim.x) {
-            float p = sp[e];
+            float p = isnan(sp[e]) ? -1.0f : sp[e];
             if (p > best) { best = p; besti = e; }
         }
         #pragma unroll
@@ -47,7 +49,7 @@ moe_router_topk(int* __restrict__ selected, float* __restrict__ weights,
         if (threadIdx.x == 0) {
             for (int w = 1; w < nw; w++)
                 if (bv[w] > best || (bv[w] == best && bi[w] < besti)) { best = bv[w]; besti = bi[w]; }
-            topv[j] = best; topi[j] = besti;
+            topv[j] = sp[besti]; topi[j] = besti;   // the probability itself (NaN stays NaN)
             sp[besti] = -2.0f;   // below any probability: excluded from later rounds
         }
         __syncthreads();

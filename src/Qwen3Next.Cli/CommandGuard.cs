@@ -13,10 +13,15 @@ internal static class CommandGuard
         {
             return action();
         }
-        catch (Exception e) when (e is CheckpointException or IOException or UnauthorizedAccessException or ArgumentException
-            or InvalidOperationException or FormatException or System.Text.Json.JsonException or NotSupportedException)
+        catch (Exception e)
         {
-            Console.Error.WriteLine($"error: {e.Message}");
+            // Errors a user can cause print their message; anything else is a bug here, named as such.
+            bool expected = e is CheckpointException or IOException or UnauthorizedAccessException or ArgumentException
+                or InvalidOperationException or FormatException or System.Text.Json.JsonException or NotSupportedException
+                or ArithmeticException or OutOfMemoryException or KeyNotFoundException;
+            Console.Error.WriteLine(expected
+                ? $"error: {OneLine(e.Message)}"
+                : $"error: internal error ({e.GetType().Name}): {OneLine(e.Message)} (--verbose prints the stack trace)");
             if (parse.GetValue(CliOptions.Verbose))
             {
                 Console.Error.WriteLine(e);
@@ -25,4 +30,7 @@ internal static class CommandGuard
             return 2;
         }
     }
+
+    /// <summary>Messages with line breaks (some library exceptions have them) still make one line.</summary>
+    public static string OneLine(string message) => string.Join(' ', message.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 }

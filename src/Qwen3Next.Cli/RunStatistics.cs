@@ -38,6 +38,6 @@ internal sealed record RunStatistics(
         Row("expert hits / misses", $"{r.ExpertHits:N0} / {r.ExpertMisses:N0} (hit rate {r.ExpertHitRate:P1}, {r.Evictions:N0} evictions)");
         Row("stalled on copies", $"{r.StallSeconds * 1e3:F1} ms");
         Row("time per layer (ms)", string.Join(" ", r.LayerSeconds.Select(s => (s * 1e3).ToString("F1"))));
-        AnsiConsole.Write(table);
+        Tables.Write(table);
     }
 }

@@ -1,5 +1,7 @@
 using NUnit.Framework;
 using Qwen3Next.Backends;
+using Qwen3Next.Backends.Ptx;
+using Qwen3Next.Cuda;
 
 namespace Qwen3Next.Tests;
 
@@ -25,6 +27,13 @@ public sealed class TestBackends
     /// and repeating 60 emulated decode steps for them would double the suite's time.</summary>
     public static readonly string[] SessionBackends = [.. CpuBackends, "ptx-emu"];
 
+    /// <summary>Every backend whose host side runs here: the CPU backends and the ptx launchers in signature-check
+    /// mode (they check and pack every launch but compute nothing), for contract and misuse tests.</summary>
+    public static readonly string[] HostSideBackends = ["reference", "ilgpu-cpu", PtxSignatures];
+
+    /// <summary>The ptx backend in signature-check mode (host memory; launches checked, not run).</summary>
+    public const string PtxSignatures = "ptx-signatures";
+
     public static string DataRoot => Path.Combine(TestContext.CurrentContext.TestDirectory, "data", "golden");
 
     public static IKernelBackend Get(string name)
@@ -33,12 +42,22 @@ public sealed class TestBackends
         {
             if (!Created.TryGetValue(name, out var backend))
             {
-                backend = BackendRegistry.Create(name);
+                backend = name == PtxSignatures ? CreatePtxSignatures() : BackendRegistry.Create(name);
                 Created[name] = backend;
             }
 
             return backend;
         }
+    }
+
+    private static PtxBackend CreatePtxSignatures()
+    {
+        if (PtxCatalog.Embedded.IsEmpty)
+        {
+            Assert.Ignore("No PTX embedded (nvcc was not available at build time).");
+        }
+
+        return PtxBackend.CreateSignatureCheck();
     }
 
     [OneTimeTearDown]

@@ -12,21 +12,16 @@ internal static class BenchCommand
     public static Command Create()
     {
         var backend = CliOptions.Backend();
-        var ops = new Option<string[]>("--ops") { Description = $"Workloads (default: all): {string.Join(", ", OpWorkloads.Names)}.", AllowMultipleArgumentsPerToken = true };
+        var ops = new Option<string[]>("--ops") { Description = $"Workloads, space- or comma-separated (default: all): {string.Join(", ", OpWorkloads.Names)}.", AllowMultipleArgumentsPerToken = true };
         var scale = new Option<BenchmarkScale>("--scale") { Description = "small (CPU-friendly) or real (Qwen3-Next-80B-A3B shapes).", DefaultValueFactory = _ => BenchmarkScale.Small };
-        var iterations = new Option<int>("--iterations", "-i") { Description = "Timed calls per workload.", DefaultValueFactory = _ => 10 };
-        var peak = new Option<double?>("--peak-tflops") { Description = "Peak FLOP/s of the device for the compute roof (e.g. 67 for H200 fp32 CUDA cores)." };
+        var iterations = new Option<int>("--iterations", "-i") { Description = "Timed calls per workload.", DefaultValueFactory = _ => 10 }.AtLeast(1);
+        var peak = new Option<double?>("--peak-tflops") { Description = "Peak FLOP/s of the device for the compute roof (e.g. 67 for H200 fp32 CUDA cores)." }.Positive();
         var json = CliOptions.Json("the measurements");
         var command = new Command("bench", "Time op workloads and report them against the measured copy bandwidth.") { backend, ops, scale, iterations, peak, json };
         command.SetAction(parse => CommandGuard.Run(parse, () =>
         {
             int n = parse.GetValue(iterations);
-            if (n < 1)
-            {
-                throw new ArgumentException("--iterations must be ≥ 1.");
-            }
-
-            var names = parse.GetValue(ops) is { Length: > 0 } chosen ? chosen : OpWorkloads.Names;
+            var names = WorkloadNames(parse.GetValue(ops));
             var size = parse.GetValue(scale);
             if (ProfileCommand.EmulatedBackends.Contains(parse.GetValue(backend)))
             {
@@ -82,5 +77,23 @@ internal static class BenchCommand
             return 0;
         }));
         return command;
+    }
+
+    /// <summary>Checked before anything is measured, so a typo costs nothing.</summary>
+    private static string[] WorkloadNames(string[]? chosen)
+    {
+        var names = (chosen ?? []).SelectMany(s => s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray();
+        if (names.Length == 0)
+        {
+            return OpWorkloads.Names;
+        }
+
+        var unknown = names.Where(name => !OpWorkloads.Names.Contains(name)).ToList();
+        if (unknown.Count > 0)
+        {
+            throw new ArgumentException($"--ops: unknown workload '{unknown[0]}'{(unknown.Count > 1 ? $" (and {unknown.Count - 1} more)" : string.Empty)}; known: {string.Join(", ", OpWorkloads.Names)}.");
+        }
+
+        return names;
     }
 }

@@ -12,17 +12,18 @@ internal static class PlanCommand
     {
         var model = new Option<DirectoryInfo?>("--model", "-m") { Description = "Folder with config.json (and optionally model.safetensors.index.json). Default: the embedded tiny model." };
         var memory = new Option<string?>("--device-memory") { Description = "Device-memory budget, e.g. 40GiB (default: everything resident)." };
-        var maxTokens = new Option<int>("--max-tokens") { Description = "KV-cache capacity per sequence.", DefaultValueFactory = _ => 4096 };
-        var chunk = new Option<int>("--prefill-chunk") { Description = "Largest prefill chunk (tokens per forward pass).", DefaultValueFactory = _ => 512 };
-        var hitRate = new Option<double>("--hit-rate") { Description = "Assumed expert-cache hit rate for the decode bound.", DefaultValueFactory = _ => 0.9 };
-        var h2d = new Option<double>("--h2d-gbps") { Description = "Pinned host-to-device bandwidth (PCIe Gen5 x16 ≈ 50).", DefaultValueFactory = _ => 50 };
-        var hbm = new Option<double>("--hbm-gbps") { Description = "Device memory bandwidth (H200 copy ≈ 4300).", DefaultValueFactory = _ => 4300 };
+        var maxTokens = new Option<int>("--max-tokens") { Description = "KV-cache capacity per sequence.", DefaultValueFactory = _ => 4096 }.AtLeast(1);
+        var chunk = new Option<int>("--prefill-chunk") { Description = "Largest prefill chunk (tokens per forward pass).", DefaultValueFactory = _ => 512 }.AtLeast(1);
+        var hitRate = new Option<double>("--hit-rate") { Description = "Assumed expert-cache hit rate for the decode bound.", DefaultValueFactory = _ => 0.9 }
+            .Require(v => v >= 0 && v <= 1, "in [0, 1]");
+        var h2d = new Option<double>("--h2d-gbps") { Description = "Pinned host-to-device bandwidth (PCIe Gen5 x16 ≈ 50).", DefaultValueFactory = _ => 50 }.Positive();
+        var hbm = new Option<double>("--hbm-gbps") { Description = "Device memory bandwidth (H200 copy ≈ 4300).", DefaultValueFactory = _ => 4300 }.Positive();
         var command = new Command("plan", "Print the device residency plan for a model and budget without running it.") { model, memory, maxTokens, chunk, hitRate, h2d, hbm };
         command.SetAction(parse => CommandGuard.Run(parse, () =>
         {
             string folder = parse.GetValue(model)?.FullName ?? CliOptions.DefaultModelFolder;
             var config = ModelConfig.Load(Path.Combine(folder, QwenCheckpoint.ConfigFileName));
-            string checkedNames = CheckIndex(folder, config);
+            string checkedNames = IndexNames.Check(folder, config);
             long? budget = parse.GetValue(memory) is { } text ? ByteSize.Parse(text) : null;
             var plan = ResidencyPlan.Create(config, budget, parse.GetValue(maxTokens), parse.GetValue(chunk));
             var w = plan.Weights;
@@ -41,31 +42,5 @@ internal static class PlanCommand
             return 0;
         }));
         return command;
-    }
-
-    /// <summary>With a shard index beside the config, every expected tensor must be listed (mtp.* ignored).</summary>
-    private static string CheckIndex(string folder, ModelConfig config)
-    {
-        string index = Path.Combine(folder, CheckpointReader.IndexFileName);
-        if (!File.Exists(index))
-        {
-            return "no shard index: tensor names not checked";
-        }
-
-        var names = CheckpointReader.ReadIndexNames(index);
-        var expected = WeightNames.Expected(config).Select(s => s.Name).ToHashSet(StringComparer.Ordinal);
-        var missing = expected.Where(n => !names.Contains(n)).Order(StringComparer.Ordinal).ToList();
-        if (missing.Count > 0)
-        {
-            throw new MissingTensorException($"the index lists no '{missing[0]}' ({missing.Count} expected tensors missing)", index, missing[0]);
-        }
-
-        var unexpected = names.Where(n => !expected.Contains(n) && !WeightNames.IsSkipped(n)).Order(StringComparer.Ordinal).ToList();
-        if (unexpected.Count > 0)
-        {
-            throw new UnexpectedTensorException($"the index lists '{unexpected[0]}', which this model does not use ({unexpected.Count} unexpected)", index, unexpected[0]);
-        }
-
-        return $"shard index lists all {expected.Count:N0} tensors";
     }
 }

@@ -35,7 +35,7 @@ internal static class ProfileCommand
         {
             Description = "Run about this many CTAs per launch, evenly spread, and scale the counters (0 = all; default 64 at real scale, all at small).",
             DefaultValueFactory = _ => -1,
-        };
+        }.Require(v => v >= -1, "≥ 0 (a negative count is not a default)");
         var sanitize = new Option<bool>("--sanitize") { Description = "Also run the sanitizer (slower)." };
         var measured = new Option<FileInfo?>("--measured") { Description = "Per-kernel GPU times from `profile --backend ptx --json` to compare with the model." };
         var repetitions = new Option<int>("--repetitions") { Description = "Timed runs per workload on a GPU (medians).", DefaultValueFactory = _ => 10 };

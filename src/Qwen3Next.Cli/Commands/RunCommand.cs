@@ -17,20 +17,26 @@ internal static class RunCommand
         var model = new Option<DirectoryInfo?>("--model", "-m") { Description = "Checkpoint folder (config.json + safetensors). Default: the embedded tiny Qwen3-Next." };
         var promptIds = new Option<string?>("--prompt-ids") { Description = "Prompt as comma-separated token ids, e.g. 1,2,3." };
         var prompt = new Option<string?>("--prompt", "-p") { Description = "Prompt text (needs tokenizer.json in the model folder)." };
-        var maxNew = new Option<int>("--max-new-tokens", "-n") { Description = "Tokens to generate.", DefaultValueFactory = _ => 8 };
-        var temperature = new Option<float>("--temperature") { Description = "0 = greedy.", DefaultValueFactory = _ => 0f };
-        var topP = new Option<float>("--top-p") { Description = "Nucleus sampling mass.", DefaultValueFactory = _ => 1f };
-        var topK = new Option<int>("--top-k") { Description = "Keep the k most likely tokens (0 = all).", DefaultValueFactory = _ => 0 };
+        var maxNew = new Option<int>("--max-new-tokens", "-n") { Description = "Tokens to generate.", DefaultValueFactory = _ => 8 }.AtLeast(1);
+        var temperature = new Option<float>("--temperature") { Description = "0 = greedy.", DefaultValueFactory = _ => 0f }.FiniteAtLeast(0);
+        var topP = new Option<float>("--top-p") { Description = "Nucleus sampling mass, in (0, 1].", DefaultValueFactory = _ => 1f }
+            .Require(v => v > 0 && v <= 1, "in (0, 1]");
+        var topK = new Option<int>("--top-k") { Description = "Keep the k most likely tokens (0 = all).", DefaultValueFactory = _ => 0 }.AtLeast(0);
         var seed = new Option<int>("--seed") { Description = "Sampling seed.", DefaultValueFactory = _ => 0 };
         var stopAtEos = new Option<bool>("--stop-at-eos") { Description = "Stop when the model emits its end-of-sequence token." };
-        var prefillChunk = new Option<int>("--prefill-chunk") { Description = "Prefill at most this many tokens per forward pass (0 = all at once).", DefaultValueFactory = _ => 0 };
+        var prefillChunk = new Option<int>("--prefill-chunk") { Description = "Prefill at most this many tokens per forward pass (0 = all at once).", DefaultValueFactory = _ => 0 }
+            .AtLeast(0);
         var deviceMemory = new Option<string?>("--device-memory") { Description = "Device-memory budget (e.g. 40GiB): routed experts stream from pinned host memory through a cache (ilgpu backend)." };
         var stats = new Option<FileInfo?>("--stats") { Description = "Write streaming and per-layer statistics as JSON to this file." };
+        var checkActivations = new Option<bool>("--check-activations")
+        {
+            Description = "Check every layer's output for NaN/Inf (one download per layer) so an error names the first layer; logits are always checked.",
+        };
         var backend = CliOptions.Backend();
         var json = CliOptions.Json("prompt_ids, generated_ids and tokens_per_second");
         var command = new Command("run", "Generate from a prompt on the chosen backend.")
         {
-            model, promptIds, prompt, maxNew, temperature, topP, topK, seed, stopAtEos, prefillChunk, deviceMemory, stats, backend, json,
+            model, promptIds, prompt, maxNew, temperature, topP, topK, seed, stopAtEos, prefillChunk, deviceMemory, stats, checkActivations, backend, json,
         };
         command.SetAction(parse => CommandGuard.Run(parse, () =>
         {
@@ -46,20 +52,27 @@ internal static class RunCommand
                 ? StreamingSetup.Enable(kernels, checkpoint.Config, ByteSize.Parse(budget), capacity, parse.GetValue(prefillChunk) > 0 ? parse.GetValue(prefillChunk) : ids.Length)
                 : null;
             using var loaded = LoadingProgress.Load(kernels, checkpoint);
+            loaded.CheckActivations = parse.GetValue(checkActivations);
             streaming?.Statistics.Reset();
             var stops = parse.GetValue(stopAtEos) ? checkpoint.Config.EosTokenIds.ToHashSet() : null;
             var timer = parse.GetValue(stats) is not null || streaming is not null ? new LayerTimer(kernels, checkpoint.Config.NumHiddenLayers) : null;
-            var result = Generator.Generate(loaded, ids, parse.GetValue(maxNew), sampling, stops, parse.GetValue(prefillChunk), observer: timer);
 
             Console.WriteLine($"model    {folder}");
             Console.WriteLine($"backend  {kernels.Name}");
-            Console.WriteLine($"prompt   [{string.Join(',', result.PromptIds)}]");
-            Console.WriteLine($"output   [{string.Join(',', result.GeneratedIds)}]");
-            if (tokenizer is not null)
+            Console.WriteLine($"prompt   [{string.Join(',', ids)}]");
+            var printer = new TokenPrinter(tokenizer);
+            GenerationResult result;
+            try
             {
-                Console.WriteLine($"text     {tokenizer.Decode(result.GeneratedIds)}");
+                result = Generator.Generate(loaded, ids, parse.GetValue(maxNew), sampling, stops, parse.GetValue(prefillChunk), printer.Add, timer);
+            }
+            catch
+            {
+                printer.Abandon();
+                throw;
             }
 
+            printer.Finish();
             Console.WriteLine($"prefill  {result.PromptIds.Length} tokens in {result.PrefillSeconds * 1000:F1} ms ({result.PrefillTokensPerSecond:F1} tokens/s)");
             Console.WriteLine($"decode   {result.GeneratedIds.Length - 1} tokens in {result.DecodeSeconds * 1000:F1} ms ({result.TokensPerSecond:F1} tokens/s)");
             if (timer is not null)

@@ -17,6 +17,10 @@ internal static class VerifyCommand
         command.SetAction(parse => CommandGuard.Run(parse, () =>
         {
             var cases = ConformanceRunner.Discover(parse.GetValue(paths)!);
+            if (cases.Count == 0)
+            {
+                throw new FileNotFoundException($"no golden cases (*.safetensors files or model folders with {ConformanceRunner.ModelGoldenFile}) under {string.Join(", ", parse.GetValue(paths)!)}.");
+            }
             using var kernels = BackendRegistry.Create(parse.GetValue(backend)!);
             var all = new List<CheckResult>();
             int unreadable = 0;

@@ -16,6 +16,6 @@ public interface IBasicOps
     /// <summary><c>accumulator[i] += addend[i]</c> for the first <paramref name="length"/> values.</summary>
     void Add(DeviceTensor accumulator, DeviceTensor addend, long length);
 
-    /// <summary>Index of the largest value of each row (lowest index on ties).</summary>
+    /// <summary>Index of the largest value of each row (lowest index on ties; NaN ignored; 0 when no value is above −∞).</summary>
     void ArgmaxRows(DeviceTensor x, int rows, int cols, Span<int> result);
 }

@@ -13,7 +13,11 @@ public interface IKernelBackend : IDisposable
     /// <summary>Name used on the command line: reference, ilgpu, ptx.</summary>
     string Name { get; }
 
-    /// <summary>A zero-filled buffer of <paramref name="length"/> floats.</summary>
+    /// <summary>One thread at a time: callers that share the backend lock <see cref="BackendAccess.Gate"/>; an overlapping
+    /// call throws <see cref="InvalidOperationException"/>, any call after <see cref="IDisposable.Dispose"/> <see cref="ObjectDisposedException"/>.</summary>
+    BackendAccess Access { get; }
+
+    /// <summary>A zero-filled buffer of <paramref name="length"/> floats (0 ≤ length).</summary>
     DeviceTensor Allocate(long length);
 
     DeviceTensor Upload(ReadOnlySpan<float> data);
@@ -48,5 +52,19 @@ public sealed record ExpertTensors(TensorView Gate, TensorView Up, TensorView Do
 /// <summary>The routed experts of one layer, kept however the backend likes.</summary>
 public abstract class ExpertWeights : IDisposable
 {
-    public abstract void Dispose();
+    private int disposed;
+
+    public bool IsDisposed => Volatile.Read(ref disposed) != 0;
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref disposed, 1) == 0)
+        {
+            Release();
+        }
+
+        GC.SuppressFinalize(this);
+    }
+
+    protected abstract void Release();
 }

@@ -41,6 +41,9 @@ public sealed class CheckpointReader : IDisposable
     /// <summary>The tensor names a shard index lists, without opening any shard (planning from the index alone).</summary>
     public static IReadOnlySet<string> ReadIndexNames(string indexPath) => ShardIndex.Read(indexPath, requireShards: false).Keys.ToHashSet(StringComparer.Ordinal);
 
+    /// <summary>The shard files an index names (full paths), whether or not they exist.</summary>
+    public static IReadOnlyList<string> ReadIndexShards(string indexPath) => ShardIndex.Read(indexPath, requireShards: false).Values.Distinct(StringComparer.Ordinal).ToList();
+
     public static CheckpointReader Open(string pathToFolderOrFile)
     {
         string fullPath = Path.GetFullPath(pathToFolderOrFile);

@@ -14,17 +14,36 @@ public sealed record GenerationResult(int[] PromptIds, int[] GeneratedIds, doubl
 /// <summary>Prefill (optionally in chunks that continue from the cached state), then token-by-token decode.</summary>
 public static class Generator
 {
+    /// <summary>
+    /// Generates up to <paramref name="maxNewTokens"/> tokens after <paramref name="prompt"/> in a session of its own, so
+    /// several threads may generate on one model at once (their forward passes take turns on the backend).
+    /// <paramref name="onToken"/> sees each token as soon as it is chosen, before the next forward pass.
+    /// </summary>
     public static GenerationResult Generate(Qwen3NextModel model, IReadOnlyList<int> prompt, int maxNewTokens, SamplingOptions sampling,
         IReadOnlySet<int>? stopTokens = null, int prefillChunk = 0, Action<int>? onToken = null, IForwardObserver? observer = null)
     {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(prompt);
+        ArgumentNullException.ThrowIfNull(sampling);
         if (prompt.Count == 0)
         {
-            throw new ArgumentException("The prompt is empty.");
+            throw new ArgumentException("The prompt is empty.", nameof(prompt));
         }
 
         if (maxNewTokens < 1)
         {
-            throw new ArgumentException($"max-new-tokens must be ≥ 1 (got {maxNewTokens}).");
+            throw new ArgumentOutOfRangeException(nameof(maxNewTokens), maxNewTokens, $"max-new-tokens must be ≥ 1 (got {maxNewTokens}).");
+        }
+
+        if ((long)prompt.Count + maxNewTokens > int.MaxValue)
+        {
+            throw new ArgumentOutOfRangeException(nameof(maxNewTokens), maxNewTokens,
+                $"The prompt ({prompt.Count} tokens) plus max-new-tokens ({maxNewTokens}) exceeds the {int.MaxValue} positions a session can hold.");
+        }
+
+        if (prefillChunk < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(prefillChunk), prefillChunk, $"prefill-chunk must be ≥ 0 (0 = the whole prompt at once; got {prefillChunk}).");
         }
 
         var sampler = new TokenSampler(sampling);

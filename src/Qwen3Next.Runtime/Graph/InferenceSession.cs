@@ -6,14 +6,22 @@ namespace Qwen3Next.Graph;
 /// Per-sequence state of the whole model: every layer's conv/recurrent state or KV cache and the
 /// number of tokens consumed. Any number of tokens can be fed at a time; each call continues from
 /// the cached state (a multi-token continuation does not restart the linear layers, unlike HF).
+/// A session belongs to the model that created it; sessions of one model may be used from different threads.
 /// </summary>
 public sealed class InferenceSession : IDisposable
 {
-    internal InferenceSession(IReadOnlyList<LayerState> layers, int maxTokens)
+    private readonly Lock gate;
+    private int disposed;
+
+    internal InferenceSession(Qwen3NextModel model, IReadOnlyList<LayerState> layers, int maxTokens, Lock gate)
     {
+        Model = model;
         Layers = layers;
         MaxTokens = maxTokens;
+        this.gate = gate;
     }
+
+    internal Qwen3NextModel Model { get; }
 
     public IReadOnlyList<LayerState> Layers { get; }
 
@@ -23,11 +31,29 @@ public sealed class InferenceSession : IDisposable
     /// <summary>Tokens consumed so far; the position of the next token.</summary>
     public int Position { get; internal set; }
 
+    /// <summary>Forward passes run so far; the step number of the next one.</summary>
+    public int Steps { get; internal set; }
+
+    /// <summary>Why the session can no longer be used (a forward pass produced non-finite values), or null.</summary>
+    public string? Fault { get; internal set; }
+
+    public bool IsDisposed => Volatile.Read(ref disposed) != 0;
+
     public void Dispose()
     {
-        foreach (var layer in Layers)
+        if (Interlocked.Exchange(ref disposed, 1) != 0)
         {
-            layer.Dispose();
+            return;
+        }
+
+        // Freeing device memory while another thread's forward pass runs on the backend is left to the backend's
+        // own rule: take the same lock the model's forward passes take.
+        lock (gate)
+        {
+            foreach (var layer in Layers)
+            {
+                layer.Dispose();
+            }
         }
     }
 }

@@ -9,6 +9,7 @@ public sealed class Qwen3NextModel : IDisposable
     private readonly DeviceWeight embedding;
     private readonly DeviceWeight finalNorm;
     private readonly DeviceWeight lmHead;
+    private int disposed;
 
     private Qwen3NextModel(IKernelBackend backend, ModelConfig config, DeviceWeight embedding, DecoderLayer[] layers, DeviceWeight finalNorm, DeviceWeight lmHead)
     {
@@ -29,35 +30,105 @@ public sealed class Qwen3NextModel : IDisposable
 
     public IReadOnlyList<DecoderLayer> Layers { get; }
 
+    /// <summary>Loads every weight onto <paramref name="backend"/> (holding its lock, so other models on it wait);
+    /// on failure whatever was loaded is freed again.</summary>
     public static Qwen3NextModel Load(IKernelBackend backend, QwenCheckpoint checkpoint, IProgress<int>? layersLoaded = null)
     {
+        ArgumentNullException.ThrowIfNull(backend);
+        ArgumentNullException.ThrowIfNull(checkpoint);
         var config = checkpoint.Config;
         var shapes = ModelShapes.From(config);
         var root = new TensorLookup(name => checkpoint[name]);
-        var layers = new DecoderLayer[config.NumHiddenLayers];
-        for (int i = 0; i < layers.Length; i++)
+        var loaded = new List<IDisposable>();
+        T Keep<T>(T item)
+            where T : IDisposable
         {
-            layers[i] = DecoderLayer.Load(backend, shapes, config.LayerTypes[i], i, root.Under($"model.layers.{i}."));
-            layersLoaded?.Report(i + 1);
+            loaded.Add(item);
+            return item;
         }
 
-        return new Qwen3NextModel(backend, config, backend.LoadWeight(root["model.embed_tokens.weight"]), layers,
-            backend.LoadWeight(root["model.norm.weight"]), backend.LoadWeight(root[config.TieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight"]));
+        lock (backend.Access.Gate)
+        {
+            try
+            {
+                var layers = new DecoderLayer[config.NumHiddenLayers];
+                for (int i = 0; i < layers.Length; i++)
+                {
+                    layers[i] = Keep(DecoderLayer.Load(backend, shapes, config.LayerTypes[i], i, root.Under($"model.layers.{i}.")));
+                    layersLoaded?.Report(i + 1);
+                }
+
+                return new Qwen3NextModel(backend, config, Keep(backend.LoadWeight(root["model.embed_tokens.weight"])), layers,
+                    Keep(backend.LoadWeight(root["model.norm.weight"])),
+                    Keep(backend.LoadWeight(root[config.TieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight"])));
+            }
+            catch
+            {
+                loaded.ForEach(item => item.Dispose());
+                throw;
+            }
+        }
     }
 
+    /// <summary>
+    /// Also check the residual stream for NaN/±Inf after the embedding and after every layer (one download of
+    /// <c>[T, H]</c> per layer), so a <see cref="NonFiniteValueException"/> names the first layer at fault. Logits
+    /// are always checked.
+    /// </summary>
+    public bool CheckActivations { get; set; }
+
+    public bool IsDisposed => Volatile.Read(ref disposed) != 0;
+
+    /// <summary>A session whose KV caches hold <paramref name="maxTokens"/> tokens (at least 1).</summary>
     public InferenceSession CreateSession(int maxTokens)
     {
-        var states = Layers.Select(l => new LayerState(l.Linear?.CreateState(Backend), l.Attention?.CreateCache(Backend, maxTokens))).ToArray();
-        return new InferenceSession(states, maxTokens);
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxTokens, 1);
+        lock (Backend.Access.Gate)
+        {
+            var states = new List<LayerState>(Layers.Count);
+            try
+            {
+                foreach (var layer in Layers)
+                {
+                    states.Add(new LayerState(layer.Linear?.CreateState(Backend), layer.Attention?.CreateCache(Backend, maxTokens)));
+                }
+            }
+            catch (Exception e)
+            {
+                states.ForEach(s => s.Dispose());
+                if (e is OutOfMemoryException or ArgumentOutOfRangeException)
+                {
+                    var a = Shapes.Attention;
+                    long cacheBytes = 2L * a.KeyValueHeads * a.HeadDim * sizeof(float) * maxTokens * Layers.Count(l => l.Attention is not null);
+                    throw new ArgumentOutOfRangeException(
+                        $"A session of {maxTokens} tokens needs {cacheBytes:N0} bytes of KV cache, more than the {Backend.Name} backend can allocate.", e);
+                }
+
+                throw;
+            }
+
+            return new InferenceSession(this, states, maxTokens, Backend.Access.Gate);
+        }
     }
 
     /// <summary>
     /// Feeds <paramref name="tokens"/> at the session's next positions and returns logits: <c>[T, vocab]</c>
-    /// when <paramref name="allLogits"/>, else only the last token's <c>[vocab]</c>.
+    /// when <paramref name="allLogits"/>, else only the last token's <c>[vocab]</c>. Forward passes on one backend
+    /// run one at a time (any thread may call; the others wait). Throws <see cref="NonFiniteValueException"/> when
+    /// the logits (or, with <see cref="CheckActivations"/>, a layer's output) hold NaN or ±Inf.
     /// </summary>
     public float[] Forward(InferenceSession session, ReadOnlySpan<int> tokens, bool allLogits = false, IForwardObserver? observer = null)
     {
-        int t = tokens.Length, width = Config.HiddenSize, vocab = Config.VocabSize;
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
+        ArgumentNullException.ThrowIfNull(session);
+        ObjectDisposedException.ThrowIf(session.IsDisposed, session);
+        if (session.Model != this)
+        {
+            throw new ArgumentException("The session was created by another model.", nameof(session));
+        }
+
+        int t = tokens.Length, vocab = Config.VocabSize;
         if (t == 0)
         {
             throw new ArgumentException("At least one token is needed.", nameof(tokens));
@@ -71,14 +142,33 @@ public sealed class Qwen3NextModel : IDisposable
             }
         }
 
-        if (session.Position + t > session.MaxTokens)
+        lock (Backend.Access.Gate)
         {
-            throw new InvalidOperationException($"The session holds {session.MaxTokens} tokens; {session.Position} are used and {t} more were given.");
-        }
+            if (session.Fault is { } fault)
+            {
+                throw new InvalidOperationException($"The session is unusable: {fault} Create a new session.");
+            }
 
+            if ((long)session.Position + t > session.MaxTokens)
+            {
+                throw new InvalidOperationException($"The session holds {session.MaxTokens} tokens; {session.Position} are used and {t} more were given.");
+            }
+
+            var pass = new ForwardPass(session, t);
+            float[] result = Run(session, tokens, allLogits, observer, pass);
+            session.Position += t;
+            session.Steps++;
+            return result;
+        }
+    }
+
+    private float[] Run(InferenceSession session, ReadOnlySpan<int> tokens, bool allLogits, IForwardObserver? observer, ForwardPass pass)
+    {
+        int t = tokens.Length, width = Config.HiddenSize, vocab = Config.VocabSize;
         using var hidden = Backend.Allocate((long)t * width);
         Backend.Basic.Embed(tokens, embedding, hidden);
         observer?.OnResidual(-1, hidden, t);
+        CheckResidual(pass, hidden, -1, width);
         for (int i = 0; i < Layers.Count; i++)
         {
             (Backend as ILayerStaging)?.BeforeLayer(i, (i + 1) % Layers.Count);
@@ -89,9 +179,10 @@ public sealed class Qwen3NextModel : IDisposable
             {
                 observer!.OnRouting(i, routing);
             }
+
+            CheckResidual(pass, hidden, i, width);
         }
 
-        session.Position += t;
         int rows = allLogits ? t : 1;
         using var last = Backend.Allocate((long)rows * width);
         Backend.Copy(hidden, (long)(t - rows) * width, last, 0, (long)rows * width);
@@ -100,17 +191,68 @@ public sealed class Qwen3NextModel : IDisposable
         Backend.Basic.MatMul(last, lmHead, logits, rows);
         var result = new float[rows * vocab];
         Backend.Download(logits, result);
+        var (first, count) = NonFiniteScan.Find(result);
+        if (first >= 0)
+        {
+            string where = CheckActivations
+                ? "every layer's output was finite, so the final norm or lm_head produced them"
+                : "turn on activation checks (Qwen3NextModel.CheckActivations, kernels run --check-activations) to find the first layer";
+            throw pass.Fail($"{count} of {result.Length} logits are NaN or ±Inf (first: {result[first]} at vocab index {first % vocab}); {where}.",
+                layer: null, result[first]);
+        }
+
         return result;
+    }
+
+    private void CheckResidual(ForwardPass pass, DeviceTensor hidden, int layer, int width)
+    {
+        if (!CheckActivations)
+        {
+            return;
+        }
+
+        var values = new float[(long)pass.Tokens * width];
+        Backend.Download(hidden, values);
+        var (first, count) = NonFiniteScan.Find(values);
+        if (first >= 0)
+        {
+            string after = layer < 0 ? "the embedding" : $"layer {layer} ({Layers[layer].Kind})";
+            throw pass.Fail($"the residual stream first holds NaN or ±Inf after {after}: {count} of {values.Length} values "
+                + $"(first: {values[first]} at position {pass.FirstPosition + (first / width)}, feature {first % width}).", layer, values[first]);
+        }
+    }
+
+    /// <summary>Where a forward pass is, for its error messages; a failure marks the session unusable.</summary>
+    private sealed class ForwardPass(InferenceSession session, int tokens)
+    {
+        public int Tokens { get; } = tokens;
+
+        public int FirstPosition { get; } = session.Position;
+
+        public NonFiniteValueException Fail(string what, int? layer, float value)
+        {
+            string message = $"Non-finite values at step {session.Steps} (positions {FirstPosition}..{FirstPosition + Tokens - 1}): {what}";
+            session.Fault = message;
+            return new NonFiniteValueException(message, session.Steps, layer, value);
+        }
     }
 
     public void Dispose()
     {
-        embedding.Dispose();
-        finalNorm.Dispose();
-        lmHead.Dispose();
-        foreach (var layer in Layers)
+        if (Interlocked.Exchange(ref disposed, 1) != 0)
         {
-            layer.Dispose();
+            return;
+        }
+
+        lock (Backend.Access.Gate)
+        {
+            embedding.Dispose();
+            finalNorm.Dispose();
+            lmHead.Dispose();
+            foreach (var layer in Layers)
+            {
+                layer.Dispose();
+            }
         }
     }
 }

@@ -11,12 +11,13 @@ public sealed record SamplingOptions(float Temperature = 0f, float TopP = 1f, in
 
     public void Validate()
     {
-        if (Temperature < 0 || float.IsNaN(Temperature))
+        if (!(Temperature >= 0) || float.IsInfinity(Temperature))
         {
-            throw new ArgumentException($"temperature must be ≥ 0 (got {Temperature}).");
+            throw new ArgumentException($"temperature must be a finite number ≥ 0 (got {Temperature}).");
         }
 
-        if (TopP is <= 0f or > 1f)
+        // Written so that NaN fails too: every comparison with NaN is false.
+        if (!(TopP > 0f && TopP <= 1f))
         {
             throw new ArgumentException($"top-p must be in (0, 1] (got {TopP}).");
         }

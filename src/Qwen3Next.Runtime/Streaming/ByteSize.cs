@@ -32,7 +32,14 @@ public static class ByteSize
             "TB" => 1e12,
             var u => throw new FormatException($"'{text}': unknown unit '{u}' (use B, KiB, MiB, GiB, TiB, KB, MB, GB, TB)."),
         };
-        return checked((long)(value * unit));
+        // 2^63 bytes (8 EiB) is not a budget any machine has, and beyond it the cast to long would overflow.
+        double bytes = value * unit;
+        if (!double.IsFinite(bytes) || bytes >= 9.2e18)
+        {
+            throw new FormatException($"'{text}' is larger than any device memory (at most 8 EiB).");
+        }
+
+        return (long)bytes;
     }
 
     public static string Format(double bytes) => bytes switch

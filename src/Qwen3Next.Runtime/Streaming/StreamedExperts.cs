@@ -53,7 +53,7 @@ public sealed class StreamedExperts : IlgpuExpertSet
         slotOf.View.CopyFromCPU(backend.Stream, hostSlotOf);
     }
 
-    public override void Dispose() => slotOf.Dispose();
+    protected override void Release() => slotOf.Dispose();
 }
 
 /// <summary>Expert streaming for an ILGPU backend: the host store, the device cache and the layers registered so far.</summary>

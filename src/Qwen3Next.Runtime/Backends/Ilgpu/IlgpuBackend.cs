@@ -56,6 +56,8 @@ public sealed class IlgpuBackend : IKernelBackend, ILayerStaging
     /// <summary>The emulator running this backend's kernels, or null.</summary>
     public EmulatedGpu? Emulator => emulated?.Gpu;
 
+    public BackendAccess Access { get; } = new("ilgpu");
+
     public ComputeDevice Device { get; }
 
     public Accelerator Accelerator => Device.Accelerator;
@@ -86,6 +88,7 @@ public sealed class IlgpuBackend : IKernelBackend, ILayerStaging
 
     public DeviceTensor Allocate(long length)
     {
+        using var use = OpContracts.Allocate(Access, length);
         var buffer = Accelerator.Allocate1D<float>(Math.Max(1, length));
         buffer.MemSetToZero(Stream);
         return new IlgpuTensor(buffer);
@@ -93,6 +96,7 @@ public sealed class IlgpuBackend : IKernelBackend, ILayerStaging
 
     public DeviceTensor Upload(ReadOnlySpan<float> data)
     {
+        using var use = Access.Enter();
         var buffer = Accelerator.Allocate1D<float>(Math.Max(1, data.Length));
         buffer.View.SubView(0, data.Length).CopyFromCPU(Stream, data);
         return new IlgpuTensor(buffer);
@@ -100,17 +104,29 @@ public sealed class IlgpuBackend : IKernelBackend, ILayerStaging
 
     public void Download(DeviceTensor source, Span<float> destination)
     {
+        using var use = OpContracts.Download(Access, source, destination.Length);
         T(source).View.SubView(0, destination.Length).CopyToCPU(Stream, destination);
         Stream.Synchronize();
     }
 
-    public void Synchronize() => Stream.Synchronize();
+    public void Synchronize()
+    {
+        using var use = Access.Enter();
+        Stream.Synchronize();
+    }
 
     public void Copy(DeviceTensor source, long sourceOffset, DeviceTensor destination, long destinationOffset, long length)
-        => T(source).View.SubView(sourceOffset, length).CopyTo(Stream, T(destination).View.SubView(destinationOffset, length));
+    {
+        using var use = OpContracts.Copy(Access, source, sourceOffset, destination, destinationOffset, length);
+        if (length > 0)
+        {
+            T(source).View.SubView(sourceOffset, length).CopyTo(Stream, T(destination).View.SubView(destinationOffset, length));
+        }
+    }
 
     public DeviceWeight LoadWeight(TensorView view)
     {
+        using var use = Access.Enter();
         if (!WeightLoading.IsMatrix(view))
         {
             var values = view.ToFloat32();
@@ -157,7 +173,10 @@ public sealed class IlgpuBackend : IKernelBackend, ILayerStaging
     public void BeforeLayer(int layer, int nextLayer) => LayerStreaming?.Stage(layer, nextLayer);
 
     public ExpertWeights LoadExperts(MoeShape shape, IReadOnlyList<ExpertTensors> experts)
-        => Streaming is { } streaming ? streaming.Register(shape, experts) : IlgpuMoeOps.LoadExperts(this, shape, experts);
+    {
+        using var use = Access.Enter();
+        return Streaming is { } streaming ? streaming.Register(shape, experts) : IlgpuMoeOps.LoadExperts(this, shape, experts);
+    }
 
     /// <summary>Temporary int buffer (token ids, expert ids), uploaded on the compute stream.</summary>
     internal MemoryBuffer1D<int, Stride1D.Dense> UploadInts(ReadOnlySpan<int> values)
@@ -167,12 +186,20 @@ public sealed class IlgpuBackend : IKernelBackend, ILayerStaging
         return buffer;
     }
 
-    internal static IlgpuTensor T(DeviceTensor t) => (IlgpuTensor)t;
+    internal static IlgpuTensor T(DeviceTensor t) => t as IlgpuTensor
+        ?? throw new ArgumentException($"The tensor belongs to another backend ({t.GetType().Name}), not an ILGPU or PTX backend.");
 
-    internal static IlgpuWeight W(DeviceWeight w) => (IlgpuWeight)w;
+    internal static IlgpuWeight W(DeviceWeight w) => w as IlgpuWeight
+        ?? throw new ArgumentException($"Weight '{w.Name}' belongs to another backend ({w.GetType().Name}), not an ILGPU or PTX backend.");
 
     public void Dispose()
     {
+        if (Access.IsDisposed)
+        {
+            return;
+        }
+
+        Access.MarkDisposed();
         Streaming?.Dispose();
         LayerStreaming?.Dispose();
         foreach (var family in new object[] { Basic, GatedDelta, Attention, Moe })

@@ -10,7 +10,7 @@ public sealed class IlgpuTensor(MemoryBuffer1D<float, Stride1D.Dense> buffer) : 
 
     public ArrayView<float> View => Buffer.View;
 
-    public override void Dispose() => Buffer.Dispose();
+    protected override void Release() => Buffer.Dispose();
 }
 
 /// <summary>A weight in accelerator memory: bf16 bits for matrices, float32 for vectors.</summary>
@@ -20,14 +20,14 @@ public sealed class IlgpuWeight : DeviceWeight
     private readonly MemoryBuffer1D<float, Stride1D.Dense>? floats;
 
     public IlgpuWeight(string name, int rows, int cols, MemoryBuffer1D<ushort, Stride1D.Dense> bits)
-        : base(name, rows, cols) => this.bits = bits;
+        : base(name, rows, cols, isMatrix: true) => this.bits = bits;
 
     public IlgpuWeight(string name, MemoryBuffer1D<float, Stride1D.Dense> floats)
-        : base(name, 1, (int)floats.Length) => this.floats = floats;
+        : base(name, 1, (int)floats.Length, isMatrix: false) => this.floats = floats;
 
     /// <summary>A bf16 matrix whose device copy lives in a layer staging buffer while its layer runs.</summary>
     public IlgpuWeight(string name, int rows, int cols, IStagedBits staged)
-        : base(name, rows, cols) => this.staged = staged;
+        : base(name, rows, cols, isMatrix: true) => this.staged = staged;
 
     private readonly IStagedBits? staged;
 
@@ -35,7 +35,7 @@ public sealed class IlgpuWeight : DeviceWeight
 
     public ArrayView<float> Values => floats?.View ?? throw new InvalidOperationException($"Weight '{Name}' is a bf16 matrix, not a vector.");
 
-    public override void Dispose()
+    protected override void Release()
     {
         bits?.Dispose();
         floats?.Dispose();

@@ -109,6 +109,8 @@ public sealed class PtxBackend : IKernelBackend
 
     public string Name => name;
 
+    public BackendAccess Access { get; } = new("ptx");
+
     /// <summary>The device this backend runs on, in words.</summary>
     public string Description => Driver.Description;
 
@@ -152,6 +154,7 @@ public sealed class PtxBackend : IKernelBackend
 
     public DeviceTensor Allocate(long length)
     {
+        using var use = OpContracts.Allocate(Access, length);
         var buffer = AllocateBuffer<float>(length, "a tensor");
         Driver.MemsetD32Async(buffer.Span.Address, 0, buffer.Length, Stream, "a tensor");
         return new PtxTensor(buffer);
@@ -159,6 +162,7 @@ public sealed class PtxBackend : IKernelBackend
 
     public DeviceTensor Upload(ReadOnlySpan<float> data)
     {
+        using var use = Access.Enter();
         var buffer = AllocateBuffer<float>(data.Length, "a tensor");
         CopyToDevice(data, buffer.Span.Slice(0, data.Length));
         return new PtxTensor(buffer);
@@ -166,17 +170,26 @@ public sealed class PtxBackend : IKernelBackend
 
     public void Download(DeviceTensor source, Span<float> destination)
     {
+        using var use = OpContracts.Download(Access, source, destination.Length);
         CopyToHost(T(source).Span.Slice(0, destination.Length), destination);
         Synchronize();
     }
 
-    public void Synchronize() => Driver.SynchronizeStream(Stream, "the ptx compute stream");
+    public void Synchronize()
+    {
+        using var use = Access.Enter();
+        Driver.SynchronizeStream(Stream, "the ptx compute stream");
+    }
 
     public void Copy(DeviceTensor source, long sourceOffset, DeviceTensor destination, long destinationOffset, long length)
-        => CopyOnDevice(T(source).Span.Slice(sourceOffset, length), T(destination).Span.Slice(destinationOffset, length));
+    {
+        using var use = OpContracts.Copy(Access, source, sourceOffset, destination, destinationOffset, length);
+        CopyOnDevice(T(source).Span.Slice(sourceOffset, length), T(destination).Span.Slice(destinationOffset, length));
+    }
 
     public DeviceWeight LoadWeight(TensorView view)
     {
+        using var use = Access.Enter();
         if (!WeightLoading.IsMatrix(view))
         {
             var values = view.ToFloat32();
@@ -192,7 +205,11 @@ public sealed class PtxBackend : IKernelBackend
         return new PtxWeight(view.Name, rows, cols, matrix);
     }
 
-    public ExpertWeights LoadExperts(MoeShape shape, IReadOnlyList<ExpertTensors> experts) => PtxMoeOps.LoadExperts(this, shape, experts);
+    public ExpertWeights LoadExperts(MoeShape shape, IReadOnlyList<ExpertTensors> experts)
+    {
+        using var use = Access.Enter();
+        return PtxMoeOps.LoadExperts(this, shape, experts);
+    }
 
     /// <summary>Enqueues a host-to-device copy on the compute stream. The source is managed (pageable) memory, which
     /// the driver has read by the time the call returns.</summary>
@@ -291,6 +308,7 @@ public sealed class PtxBackend : IKernelBackend
         }
 
         disposed = true;
+        Access.MarkDisposed();
         Workspace.Dispose();
         kernels.Dispose();
         Driver.DestroyStream(CopyStream, "the ptx copy stream");

@@ -12,7 +12,7 @@ public sealed class PtxTensor : DeviceTensor
 
     internal DeviceSpan<float> Span => buffer.Span;
 
-    public override void Dispose() => buffer.Dispose();
+    protected override void Release() => buffer.Dispose();
 }
 
 /// <summary>A weight in device memory: bf16 bits for matrices, float32 for vectors.</summary>
@@ -22,16 +22,16 @@ public sealed class PtxWeight : DeviceWeight
     private readonly DeviceBuffer<float>? floats;
 
     internal PtxWeight(string name, int rows, int cols, DeviceBuffer<ushort> bits)
-        : base(name, rows, cols) => this.bits = bits;
+        : base(name, rows, cols, isMatrix: true) => this.bits = bits;
 
     internal PtxWeight(string name, DeviceBuffer<float> floats)
-        : base(name, 1, checked((int)floats.Length)) => this.floats = floats;
+        : base(name, 1, checked((int)floats.Length), isMatrix: false) => this.floats = floats;
 
     internal DeviceSpan<ushort> Bits => bits?.Span ?? throw new InvalidOperationException($"Weight '{Name}' is a vector, not a bf16 matrix.");
 
     internal DeviceSpan<float> Values => floats?.Span ?? throw new InvalidOperationException($"Weight '{Name}' is a bf16 matrix, not a vector.");
 
-    public override void Dispose()
+    protected override void Release()
     {
         bits?.Dispose();
         floats?.Dispose();

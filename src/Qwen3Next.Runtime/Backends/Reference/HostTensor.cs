@@ -5,7 +5,7 @@ public sealed class HostTensor(long length) : DeviceTensor(length)
 {
     public float[] Data { get; } = new float[length];
 
-    public override void Dispose()
+    protected override void Release()
     {
     }
 }
@@ -14,7 +14,7 @@ public sealed class HostTensor(long length) : DeviceTensor(length)
 public sealed class HostWeight : DeviceWeight
 {
     private HostWeight(string name, int rows, int cols, ushort[]? bf16, float[]? floats)
-        : base(name, rows, cols)
+        : base(name, rows, cols, isMatrix: bf16 is not null)
     {
         Bf16 = bf16;
         Floats = floats;
@@ -32,7 +32,7 @@ public sealed class HostWeight : DeviceWeight
 
     public ReadOnlySpan<float> Values => Floats ?? throw new InvalidOperationException($"Weight '{Name}' is a bf16 matrix, not a vector.");
 
-    public override void Dispose()
+    protected override void Release()
     {
     }
 }

@@ -11,6 +11,8 @@ public sealed class ReferenceBackend : IKernelBackend, IBasicOps, IGatedDeltaOps
 {
     public string Name => "reference";
 
+    public BackendAccess Access { get; } = new("reference");
+
     public IBasicOps Basic => this;
 
     public IGatedDeltaOps GatedDelta => this;
@@ -19,26 +21,37 @@ public sealed class ReferenceBackend : IKernelBackend, IBasicOps, IGatedDeltaOps
 
     public IMoeOps Moe => this;
 
-    public DeviceTensor Allocate(long length) => new HostTensor(length);
+    public DeviceTensor Allocate(long length)
+    {
+        using var use = OpContracts.Allocate(Access, length, Array.MaxLength);
+        return new HostTensor(length);
+    }
 
     public DeviceTensor Upload(ReadOnlySpan<float> data)
     {
+        using var use = Access.Enter();
         var t = new HostTensor(data.Length);
         data.CopyTo(t.Data);
         return t;
     }
 
-    public void Download(DeviceTensor source, Span<float> destination) => H(source).AsSpan(0, destination.Length).CopyTo(destination);
-
-    public void Synchronize()
+    public void Download(DeviceTensor source, Span<float> destination)
     {
+        using var use = OpContracts.Download(Access, source, destination.Length);
+        H(source).AsSpan(0, destination.Length).CopyTo(destination);
     }
 
+    public void Synchronize() => Access.ThrowIfDisposed();
+
     public void Copy(DeviceTensor source, long sourceOffset, DeviceTensor destination, long destinationOffset, long length)
-        => Array.Copy(H(source), sourceOffset, H(destination), destinationOffset, length);
+    {
+        using var use = OpContracts.Copy(Access, source, sourceOffset, destination, destinationOffset, length);
+        Array.Copy(H(source), sourceOffset, H(destination), destinationOffset, length);
+    }
 
     public DeviceWeight LoadWeight(TensorView view)
     {
+        using var use = Access.Enter();
         if (!WeightLoading.IsMatrix(view))
         {
             return HostWeight.Vector(view.Name, view.ToFloat32());
@@ -49,10 +62,28 @@ public sealed class ReferenceBackend : IKernelBackend, IBasicOps, IGatedDeltaOps
     }
 
     public ExpertWeights LoadExperts(MoeShape shape, IReadOnlyList<ExpertTensors> experts)
-        => new HostExperts(experts.Select(e => (W(LoadWeight(e.Gate)), W(LoadWeight(e.Up)), W(LoadWeight(e.Down)))).ToArray());
+    {
+        if (experts.Count != shape.Experts)
+        {
+            throw new ArgumentException($"The MoE layer has {shape.Experts} experts but {experts.Count} were given.", nameof(experts));
+        }
+
+        var loaded = experts.Select(e => (W(LoadWeight(e.Gate)), W(LoadWeight(e.Up)), W(LoadWeight(e.Down)))).ToArray();
+        foreach (var (gate, up, down) in loaded)
+        {
+            if (!gate.IsMatrix || gate.Rows != shape.ExpertIntermediate || gate.Cols != shape.Hidden || up.Rows != gate.Rows || up.Cols != gate.Cols
+                || down.Rows != shape.Hidden || down.Cols != shape.ExpertIntermediate)
+            {
+                throw new ArgumentException($"Expert '{gate.Name}' is not [I, H] = [{shape.ExpertIntermediate}, {shape.Hidden}] with a matching up and down.", nameof(experts));
+            }
+        }
+
+        return new HostExperts(shape, loaded);
+    }
 
     public void Embed(ReadOnlySpan<int> tokens, DeviceWeight table, DeviceTensor y)
     {
+        using var use = OpContracts.Embed(Access, tokens, table, y);
         var w = W(table);
         for (int t = 0; t < tokens.Length; t++)
         {
@@ -61,13 +92,20 @@ public sealed class ReferenceBackend : IKernelBackend, IBasicOps, IGatedDeltaOps
     }
 
     public void RmsNorm(DeviceTensor x, DeviceWeight weight, DeviceTensor y, int rows, int dim, float eps, bool zeroCentred)
-        => RmsNormReference.Run(H(x), W(weight).Values, H(y), rows, dim, eps, zeroCentred);
+    {
+        using var use = OpContracts.RmsNorm(Access, x, weight, y, rows, dim, eps);
+        RmsNormReference.Run(H(x), W(weight).Values, H(y), rows, dim, eps, zeroCentred);
+    }
 
     public void MatMul(DeviceTensor x, DeviceWeight weight, DeviceTensor y, int rows)
-        => MatMulReference.Run(H(x), W(weight).Bits, H(y), rows, weight.Rows, weight.Cols);
+    {
+        using var use = OpContracts.MatMul(Access, x, weight, y, rows);
+        MatMulReference.Run(H(x), W(weight).Bits, H(y), rows, weight.Rows, weight.Cols);
+    }
 
     public void Add(DeviceTensor accumulator, DeviceTensor addend, long length)
     {
+        using var use = OpContracts.Add(Access, accumulator, addend, length);
         float[] acc = H(accumulator), add = H(addend);
         for (long i = 0; i < length; i++)
         {
@@ -77,6 +115,7 @@ public sealed class ReferenceBackend : IKernelBackend, IBasicOps, IGatedDeltaOps
 
     public void ArgmaxRows(DeviceTensor x, int rows, int cols, Span<int> result)
     {
+        using var use = OpContracts.ArgmaxRows(Access, x, rows, cols, result.Length);
         for (int r = 0; r < rows; r++)
         {
             result[r] = ArgmaxReference.Row(H(x).AsSpan(r * cols, cols));
@@ -85,11 +124,15 @@ public sealed class ReferenceBackend : IKernelBackend, IBasicOps, IGatedDeltaOps
 
     public void Rule(GatedDeltaShape shape, DeviceTensor q, DeviceTensor k, DeviceTensor v, DeviceTensor g, DeviceTensor beta,
         DeviceTensor state, DeviceTensor o, bool l2Normalize, float scale, GatedDeltaMode mode)
-        => GatedDeltaRuleReference.Run(shape, H(q), H(k), H(v), H(g), H(beta), H(state), H(o), l2Normalize, scale, mode);
+    {
+        using var use = OpContracts.Rule(Access, shape, q, k, v, g, beta, state, o, scale);
+        GatedDeltaRuleReference.Run(shape, H(q), H(k), H(v), H(g), H(beta), H(state), H(o), l2Normalize, scale, mode);
+    }
 
     public void Mixer(GatedDeltaNetShape shape, int tokens, DeviceTensor qkvz, DeviceTensor ba, GatedDeltaNetWeights weights,
         LinearAttentionState state, DeviceTensor y)
     {
+        using var use = OpContracts.GatedDeltaNet(Access, shape, tokens, qkvz, ba, weights, state, y);
         var conv = W(weights.Conv);
         var convWeight = new float[conv.Length];
         Bf16.Widen(conv.Bits, convWeight);
@@ -100,7 +143,7 @@ public sealed class ReferenceBackend : IKernelBackend, IBasicOps, IGatedDeltaOps
     public void Mixer(GatedAttentionShape shape, int tokens, DeviceTensor qg, DeviceTensor k, DeviceTensor v,
         DeviceWeight qNorm, DeviceWeight kNorm, KvCache cache, DeviceTensor y)
     {
-        KvCapacity.Check(cache, tokens);
+        using var use = OpContracts.GatedAttention(Access, shape, tokens, qg, k, v, qNorm, kNorm, cache, y);
         GatedAttentionReference.Mixer(shape, tokens, H(qg), H(k), H(v), W(qNorm).Values, W(kNorm).Values,
             H(cache.Keys), H(cache.Values), cache.Capacity, cache.Length, H(y));
         cache.Length += tokens;
@@ -108,7 +151,14 @@ public sealed class ReferenceBackend : IKernelBackend, IBasicOps, IGatedDeltaOps
 
     public void Block(MoeShape shape, int tokens, DeviceTensor x, MoeWeights weights, DeviceTensor y, MoeRouting? routing = null)
     {
-        var experts = (HostExperts)weights.Experts;
+        using var use = OpContracts.MoeBlock(Access, shape, tokens, x, weights, y, routing);
+        var experts = weights.Experts as HostExperts
+            ?? throw new ArgumentException($"The experts were loaded by another backend ({weights.Experts.GetType().Name}).", nameof(weights));
+        if (experts.Shape.Experts != shape.Experts || experts.Shape.Hidden != shape.Hidden || experts.Shape.ExpertIntermediate != shape.ExpertIntermediate)
+        {
+            throw new ArgumentException($"The experts were loaded for {experts.Shape}, the call says {shape}.", nameof(shape));
+        }
+
         float[] xs = H(x), ys = H(y);
         int hidden = shape.Hidden;
         Parallel.For(0, tokens, t =>
@@ -149,19 +199,21 @@ public sealed class ReferenceBackend : IKernelBackend, IBasicOps, IGatedDeltaOps
         });
     }
 
-    public void Dispose()
+    public void Dispose() => Access.MarkDisposed();
+
+    private static float[] H(DeviceTensor t) => t as HostTensor is { } host ? host.Data
+        : throw new ArgumentException($"The tensor belongs to another backend ({t.GetType().Name}), not the reference backend.");
+
+    private static HostWeight W(DeviceWeight w) => w as HostWeight
+        ?? throw new ArgumentException($"Weight '{w.Name}' belongs to another backend ({w.GetType().Name}), not the reference backend.");
+
+    private sealed class HostExperts(MoeShape shape, (HostWeight Gate, HostWeight Up, HostWeight Down)[] experts) : ExpertWeights
     {
-    }
+        public MoeShape Shape { get; } = shape;
 
-    private static float[] H(DeviceTensor t) => ((HostTensor)t).Data;
-
-    private static HostWeight W(DeviceWeight w) => (HostWeight)w;
-
-    private sealed class HostExperts((HostWeight Gate, HostWeight Up, HostWeight Down)[] experts) : ExpertWeights
-    {
         public (HostWeight Gate, HostWeight Up, HostWeight Down)[] Experts { get; } = experts;
 
-        public override void Dispose()
+        protected override void Release()
         {
         }
     }

@@ -42,12 +42,8 @@ public sealed class IlgpuGatedAttentionOps : IGatedAttentionOps, IDisposable
     public void Mixer(GatedAttentionShape shape, int tokens, DeviceTensor qg, DeviceTensor k, DeviceTensor v,
         DeviceWeight qNorm, DeviceWeight kNorm, KvCache cache, DeviceTensor y)
     {
-        KvCapacity.Check(cache, tokens);
+        using var use = OpContracts.GatedAttention(backend.Access, shape, tokens, qg, k, v, qNorm, kNorm, cache, y);
         AttentionTiling.Validate(shape);
-        if (tokens <= 0)
-        {
-            return;
-        }
 
         var stream = backend.Stream;
         var dims = tokens == 1

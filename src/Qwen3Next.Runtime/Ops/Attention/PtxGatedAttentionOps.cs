@@ -84,7 +84,7 @@ public sealed class PtxGatedAttentionOps(PtxBackend backend) : IGatedAttentionOp
     public void Mixer(GatedAttentionShape shape, int tokens, DeviceTensor qg, DeviceTensor k, DeviceTensor v,
         DeviceWeight qNorm, DeviceWeight kNorm, KvCache cache, DeviceTensor y)
     {
-        KvCapacity.Check(cache, tokens);
+        using var use = OpContracts.GatedAttention(backend.Access, shape, tokens, qg, k, v, qNorm, kNorm, cache, y);
         var (t, hq, hkv, d) = (tokens, shape.QueryHeads, shape.KeyValueHeads, shape.HeadDim);
         int start = cache.Length, capacity = cache.Capacity;
         var ropeConfig = QkNormRopeConfig(t, hq, hkv, d, shape.RotaryDim);

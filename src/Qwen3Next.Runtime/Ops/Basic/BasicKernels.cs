@@ -174,7 +174,8 @@ public static class BasicKernels
                     }
                 }
 
-                result[r] = bestIndex;
+                // No value above -∞ (all NaN or -∞): 0, like the CUDA C kernel, never an index outside the row.
+                result[r] = bestIndex == int.MaxValue ? 0 : bestIndex;
             }
 
             Group.Barrier();

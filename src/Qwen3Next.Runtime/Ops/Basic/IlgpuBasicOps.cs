@@ -38,16 +38,21 @@ public sealed class IlgpuBasicOps : IBasicOps
 
     public void Embed(ReadOnlySpan<int> tokens, DeviceWeight table, DeviceTensor y)
     {
+        using var use = OpContracts.Embed(backend.Access, tokens, table, y);
         using var ids = backend.UploadInts(tokens);
         embed(Stream, tokens.Length * table.Cols, ids.View, IlgpuBackend.W(table).Bits, IlgpuBackend.T(y).View, table.Cols);
     }
 
     public void RmsNorm(DeviceTensor x, DeviceWeight weight, DeviceTensor y, int rows, int dim, float eps, bool zeroCentred)
-        => rmsNorm(Stream, new KernelConfig(backend.GridSize(rows), backend.GroupSize(BasicKernels.MaxGroup)), IlgpuBackend.T(x).View,
+    {
+        using var use = OpContracts.RmsNorm(backend.Access, x, weight, y, rows, dim, eps);
+        rmsNorm(Stream, new KernelConfig(backend.GridSize(rows), backend.GroupSize(BasicKernels.MaxGroup)), IlgpuBackend.T(x).View,
             IlgpuBackend.W(weight).Values, IlgpuBackend.T(y).View, rows, dim, eps, zeroCentred ? 1 : 0);
+    }
 
     public void MatMul(DeviceTensor x, DeviceWeight weight, DeviceTensor y, int rows)
     {
+        using var use = OpContracts.MatMul(backend.Access, x, weight, y, rows);
         var (xv, wv, yv) = (IlgpuBackend.T(x).View, IlgpuBackend.W(weight).Bits, IlgpuBackend.T(y).View);
         var kernel = MatMulChoice != MatMulKernel.Auto ? MatMulChoice
             : rows <= GemvMaxRows || backend.IsCpuAccelerator ? MatMulKernel.WeightStationary : MatMulKernel.Tiled;
@@ -64,13 +69,17 @@ public sealed class IlgpuBasicOps : IBasicOps
     }
 
     public void Add(DeviceTensor accumulator, DeviceTensor addend, long length)
-        => add(Stream, (int)length, IlgpuBackend.T(accumulator).View, IlgpuBackend.T(addend).View);
+    {
+        using var use = OpContracts.Add(backend.Access, accumulator, addend, length);
+        add(Stream, checked((int)length), IlgpuBackend.T(accumulator).View, IlgpuBackend.T(addend).View);
+    }
 
     public void ArgmaxRows(DeviceTensor x, int rows, int cols, Span<int> result)
     {
+        using var use = OpContracts.ArgmaxRows(backend.Access, x, rows, cols, result.Length);
         using var indices = backend.Accelerator.Allocate1D<int>(rows);
         argmax(Stream, new KernelConfig(backend.GridSize(rows), backend.GroupSize(BasicKernels.MaxGroup)), IlgpuBackend.T(x).View, indices.View, rows, cols);
-        indices.View.CopyToCPU(Stream, result);
+        indices.View.CopyToCPU(Stream, result[..rows]);
         Stream.Synchronize();
     }
 }

@@ -58,6 +58,7 @@ public sealed class PtxBasicOps(PtxBackend backend) : IBasicOps
 
     public void Embed(ReadOnlySpan<int> tokens, DeviceWeight table, DeviceTensor y)
     {
+        using var use = OpContracts.Embed(backend.Access, tokens, table, y);
         int t = tokens.Length;
         var config = RowConfig(Embedding, t, table.Cols);
         Holds(Embedding, "out", y.Length, (long)t * table.Cols);
@@ -73,6 +74,7 @@ public sealed class PtxBasicOps(PtxBackend backend) : IBasicOps
 
     public void RmsNorm(DeviceTensor x, DeviceWeight weight, DeviceTensor y, int rows, int dim, float eps, bool zeroCentred)
     {
+        using var use = OpContracts.RmsNorm(backend.Access, x, weight, y, rows, dim, eps);
         string kernel = zeroCentred ? RmsNormZeroCentred : RmsNormPlain;
         var config = RowConfig(kernel, rows, dim);
         Holds(kernel, "x", x.Length, (long)rows * dim);
@@ -83,7 +85,10 @@ public sealed class PtxBasicOps(PtxBackend backend) : IBasicOps
     }
 
     public void MatMul(DeviceTensor x, DeviceWeight weight, DeviceTensor y, int rows)
-        => MatMul(PtxBackend.T(x).Span, weight, PtxBackend.T(y).Span, rows, accumulate: false);
+    {
+        using var use = OpContracts.MatMul(backend.Access, x, weight, y, rows);
+        MatMul(PtxBackend.T(x).Span, weight, PtxBackend.T(y).Span, rows, accumulate: false);
+    }
 
     /// <summary><c>y[rows, W.Rows] (+)= x[rows, W.Cols]·Wᵀ</c> on views (workspaces of the other families).</summary>
     internal void MatMul(DeviceSpan<float> x, DeviceWeight weight, DeviceSpan<float> y, int rows, bool accumulate)
@@ -97,6 +102,7 @@ public sealed class PtxBasicOps(PtxBackend backend) : IBasicOps
 
     public void Add(DeviceTensor accumulator, DeviceTensor addend, long length)
     {
+        using var use = OpContracts.Add(backend.Access, accumulator, addend, length);
         var config = ElementwiseConfig(ResidualAdd, length);
         Holds(ResidualAdd, "h", accumulator.Length, length);
         Holds(ResidualAdd, "d", addend.Length, length);
@@ -114,6 +120,7 @@ public sealed class PtxBasicOps(PtxBackend backend) : IBasicOps
 
     public void ArgmaxRows(DeviceTensor x, int rows, int cols, Span<int> result)
     {
+        using var use = OpContracts.ArgmaxRows(backend.Access, x, rows, cols, result.Length);
         var config = RowConfig(Argmax, rows, cols);
         Holds(Argmax, "x", x.Length, (long)rows * cols);
         Holds(Argmax, "result", result.Length, rows);

@@ -53,6 +53,7 @@ public sealed class IlgpuGatedDeltaOps : IGatedDeltaOps
     public void Rule(GatedDeltaShape shape, DeviceTensor q, DeviceTensor k, DeviceTensor v, DeviceTensor g, DeviceTensor beta,
         DeviceTensor state, DeviceTensor o, bool l2Normalize, float scale, GatedDeltaMode mode)
     {
+        using var use = OpContracts.Rule(backend.Access, shape, q, k, v, g, beta, state, o, scale);
         var dims = Validate(shape);
         long keyLength = (long)shape.Tokens * shape.KeyHeads * shape.KeyDim;
         using var qn = backend.Allocate(keyLength);
@@ -72,6 +73,7 @@ public sealed class IlgpuGatedDeltaOps : IGatedDeltaOps
     public void Mixer(GatedDeltaNetShape shape, int tokens, DeviceTensor qkvz, DeviceTensor ba, GatedDeltaNetWeights weights,
         LinearAttentionState state, DeviceTensor y)
     {
+        using var use = OpContracts.GatedDeltaNet(backend.Access, shape, tokens, qkvz, ba, weights, state, y);
         var rule = Validate(shape.Rule(tokens));
         if (shape.ConvKernel is < 1 or > GatedDeltaConvKernels.MaxConvKernel)
         {

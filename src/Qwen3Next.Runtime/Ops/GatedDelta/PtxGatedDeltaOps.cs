@@ -112,6 +112,7 @@ public sealed class PtxGatedDeltaOps(PtxBackend backend) : IGatedDeltaOps
     public void Rule(GatedDeltaShape shape, DeviceTensor q, DeviceTensor k, DeviceTensor v, DeviceTensor g, DeviceTensor beta,
         DeviceTensor state, DeviceTensor o, bool l2Normalize, float scale, GatedDeltaMode mode)
     {
+        using var use = OpContracts.Rule(backend.Access, shape, q, k, v, g, beta, state, o, scale);
         var (t, hk, hv, dk, dv) = (shape.Tokens, shape.KeyHeads, shape.ValueHeads, shape.KeyDim, shape.ValueDim);
         var gatesConfig = QkNormGatesConfig(t, hk, hv, dk, dv);
         string rule = mode == GatedDeltaMode.Recurrent ? Recurrent : ChunkPrepare;
@@ -153,6 +154,7 @@ public sealed class PtxGatedDeltaOps(PtxBackend backend) : IGatedDeltaOps
     public void Mixer(GatedDeltaNetShape shape, int tokens, DeviceTensor qkvz, DeviceTensor ba, GatedDeltaNetWeights weights,
         LinearAttentionState state, DeviceTensor y)
     {
+        using var use = OpContracts.GatedDeltaNet(backend.Access, shape, tokens, qkvz, ba, weights, state, y);
         var (t, hk, hv, dk, dv, kw) = (tokens, shape.KeyHeads, shape.ValueHeads, shape.KeyDim, shape.ValueDim, shape.ConvKernel);
         int convDim = shape.ConvDim, width = shape.ValueWidth;
         var rule = shape.Rule(t);

@@ -98,7 +98,7 @@ public sealed class IlgpuExpertWeights : IlgpuExpertSet
         return WeightLoading.MatrixBits(view);
     }
 
-    public override void Dispose()
+    protected override void Release()
     {
         gateUp.Dispose();
         down.Dispose();

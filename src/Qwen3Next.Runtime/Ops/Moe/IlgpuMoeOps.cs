@@ -44,13 +44,10 @@ public sealed class IlgpuMoeOps : IMoeOps
 
     public void Block(MoeShape shape, int tokens, DeviceTensor x, MoeWeights weights, DeviceTensor y, MoeRouting? routing = null)
     {
+        using var use = OpContracts.MoeBlock(backend.Access, shape, tokens, x, weights, y, routing);
         var experts = weights.Experts as IlgpuExpertSet
             ?? throw new ArgumentException($"MoE experts were loaded by another backend ({weights.Experts.GetType().Name}).", nameof(weights));
-        Validate(shape, tokens, experts, weights);
-        if (tokens == 0)
-        {
-            return;
-        }
+        Validate(shape, tokens, experts);
 
         int e = shape.Experts, k = shape.TopK, hidden = shape.Hidden, inter = shape.ExpertIntermediate, sharedInter = shape.SharedIntermediate;
         int pairs = tokens * k;
@@ -109,7 +106,8 @@ public sealed class IlgpuMoeOps : IMoeOps
 
     private static int FeatureTiles(int features) => (features + MoeExpertKernels.FeatureTile - 1) / MoeExpertKernels.FeatureTile;
 
-    private static void Validate(MoeShape shape, int tokens, IlgpuExpertSet experts, MoeWeights weights)
+    /// <summary>Limits of these kernels beyond the shared contract (<see cref="OpContracts.MoeBlock"/>).</summary>
+    private static void Validate(MoeShape shape, int tokens, IlgpuExpertSet experts)
     {
         if (shape.Experts is < 1 or > MoeRoutingKernels.MaxExperts)
         {
@@ -121,7 +119,7 @@ public sealed class IlgpuMoeOps : IMoeOps
             throw new ArgumentException($"MoE top-k must be 1..min(E, {MoeRoutingKernels.MaxTopK}); got {shape.TopK} of {shape.Experts}.", nameof(shape));
         }
 
-        if (tokens < 0 || (long)tokens * shape.TopK * Math.Max(shape.Hidden, shape.ExpertIntermediate) > int.MaxValue)
+        if ((long)tokens * shape.TopK * Math.Max(shape.Hidden, shape.ExpertIntermediate) > int.MaxValue)
         {
             throw new ArgumentException($"MoE call of {tokens} tokens is out of range for 32-bit row indices.", nameof(tokens));
         }
@@ -129,20 +127,6 @@ public sealed class IlgpuMoeOps : IMoeOps
         if (experts.Shape != shape)
         {
             throw new ArgumentException($"Experts were loaded for {experts.Shape}, the call says {shape}.", nameof(shape));
-        }
-
-        Check(weights.Router, shape.Experts, shape.Hidden);
-        Check(weights.SharedGate, shape.SharedIntermediate, shape.Hidden);
-        Check(weights.SharedUp, shape.SharedIntermediate, shape.Hidden);
-        Check(weights.SharedDown, shape.Hidden, shape.SharedIntermediate);
-        Check(weights.SharedExpertGate, 1, shape.Hidden);
-    }
-
-    private static void Check(DeviceWeight w, int rows, int cols)
-    {
-        if (w.Rows != rows || w.Cols != cols)
-        {
-            throw new ArgumentException($"MoE weight '{w.Name}' is [{w.Rows}, {w.Cols}]; expected [{rows}, {cols}].");
         }
     }
 }

@@ -23,8 +23,9 @@ public static class MoeRoutingKernels
     /// <summary>
     /// One group per token (grid-stride). Max and sum go through per-thread partials in shared memory that every
     /// thread then reads in the same order (one barrier each, no shuffles, identical results in every thread).
-    /// Top-k by rank: an expert's rank is the number of experts with a higher probability, or an equal one and a lower
-    /// id, so ties go to the lower id and the k winners land directly in descending order; a scan stops as soon as
+    /// Top-k by rank: an expert's rank is the number of experts before it in <see cref="RoutingOrder"/> (higher
+    /// probability, or an equal one and a lower id; NaN last), a strict total order, so the ranks are a permutation,
+    /// every winner slot is written and the k winners land directly in descending order; a scan stops as soon as
     /// the rank reaches k, which for a random row costs about k·ln(E) comparisons per expert.
     /// Barriers per token: 5. The k winners bump <paramref name="counts"/> (zeroed by the launcher) atomically.
     /// </summary>
@@ -82,7 +83,7 @@ public static class MoeRoutingKernels
                 for (int other = 0; other < experts && rank < topK; other++)
                 {
                     float q = probs[other];
-                    if (q > p || (q == p && other < e))
+                    if (RoutingOrder.Before(q, other, p, e))
                     {
                         rank++;
                     }

@@ -40,7 +40,7 @@ public sealed class PtxExpertWeights : ExpertWeights
 
     internal DeviceSpan<int> ExpertToSlot => expertToSlot.Span;
 
-    public override void Dispose()
+    protected override void Release()
     {
         gateUp.Dispose();
         down.Dispose();

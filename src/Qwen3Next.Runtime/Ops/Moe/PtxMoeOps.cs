@@ -130,6 +130,7 @@ public sealed class PtxMoeOps(PtxBackend backend) : IMoeOps
 
     public void Block(MoeShape shape, int tokens, DeviceTensor x, MoeWeights weights, DeviceTensor y, MoeRouting? routing = null)
     {
+        using var use = OpContracts.MoeBlock(backend.Access, shape, tokens, x, weights, y, routing);
         var experts = weights.Experts as PtxExpertWeights
             ?? throw new ArgumentException($"The experts were loaded by another backend ({weights.Experts.GetType().Name}).", nameof(weights));
         var (t, e, k, h, i, si) = (tokens, shape.Experts, shape.TopK, shape.Hidden, shape.ExpertIntermediate, shape.SharedIntermediate);
