@@ -19,6 +19,9 @@ public sealed class TestBackends
     /// launchers and driver calls, and the ILGPU kernels as the PTX ILGPU emits for CUDA.</summary>
     public static readonly string[] EmulatedBackends = ["ptx-emu", "ilgpu-emu"];
 
+    /// <summary>The kernel implementations the op-level tests at awkward sizes check against the reference.</summary>
+    public static readonly string[] KernelBackends = ["ilgpu-cpu", .. EmulatedBackends];
+
     /// <summary>Every backend that runs here: what the golden conformance suite covers.</summary>
     public static readonly string[] AllBackends = [.. CpuBackends, .. EmulatedBackends];
 

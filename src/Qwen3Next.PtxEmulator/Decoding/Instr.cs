@@ -140,6 +140,10 @@ public struct Instr
 
     /// <summary>Address offset of ld/st/atom/red.</summary>
     public long Imm;
+
+    /// <summary>The address register is 32-bit: [reg + imm] is computed modulo 2^32, as the hardware does for
+    /// 32-bit (shared-window) addresses; nvcc relies on it when it folds offsets into the immediate.</summary>
+    public bool Address32;
     public int Target;
 
     /// <summary>First entry of this instruction's register list in <see cref="DecodedKernel.RegisterLists"/> (vectors, mma fragments).</summary>

@@ -726,6 +726,7 @@ internal sealed partial class KernelDecoder
         {
             ins.A = Src(new PtxOperand(PtxOperandKind.Register, op.Name), ScalarType.U64);
             ins.Imm = op.Offset;
+            ins.Address32 = registers.ContainsKey(op.Name) && !IsWide(ins.A);
         }
         else
         {

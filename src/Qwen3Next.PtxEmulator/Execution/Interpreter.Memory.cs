@@ -40,6 +40,11 @@ internal sealed unsafe partial class Interpreter
         {
             int l = BitOperations.TrailingZeroCount(m);
             ulong addr = address[l] + (ulong)ins.Imm;
+            if (ins.Address32)
+            {
+                addr = (uint)addr;
+            }
+
             byte* p = Resolve(w, ins.Space, addr, bytes, l, pc, write, ins.NonCoherent, atomic, out var space);
             if (counters is not null)
             {
@@ -219,13 +224,18 @@ internal sealed unsafe partial class Interpreter
         ulong* address = r + ins.A;
         ulong offset = (ulong)ins.Imm;
         bool inShared = ins.Space == MemorySpace.Shared;
-        bool checks = san.Checks;
+        bool checks = san.Checks, address32 = ins.Address32;
         int vec = ins.Vec, list = ins.List, first = lists[list];
         bool scalar32 = vec == 1 && size == 4 && !ins.Uniform;
         for (uint m = exec; m != 0; m &= m - 1)
         {
             int l = BitOperations.TrailingZeroCount(m);
             ulong addr = address[l] + offset;
+            if (address32)
+            {
+                addr = (uint)addr;
+            }
+
             byte* p;
             if ((addr & (ulong)(bytes - 1)) != 0)
             {

@@ -60,6 +60,54 @@ public sealed class MemoryTests
         }
     }
 
+    /// <summary>
+    /// A 32-bit address register with an immediate offset wraps modulo 2^32, as the hardware computes shared-window
+    /// addresses: nvcc folds loop offsets into the immediate and leaves the register "negative" (seen in
+    /// gdn_chunk_state_pass at Dk = 16). A 64-bit register does not wrap: the same sum is out of bounds.
+    /// </summary>
+    [Test]
+    public void ThirtyTwoBitSharedAddressesWrapLikeTheHardware()
+    {
+        string ptx = PtxTestKernels.Header + """
+            .visible .entry wrap(.param .u64 out)
+            {
+                .shared .align 4 .b8 cells[64];
+                .reg .b32 %r<4>;
+                .reg .b64 %rd<2>;
+                mov.u32 %r0, cells;
+                mov.u32 %r1, 77;
+                st.shared.u32 [%r0+8], %r1;
+                sub.s32 %r2, %r0, 4096;
+                ld.shared.u32 %r3, [%r2+4104];
+                ld.param.u64 %rd0, [out];
+                st.global.u32 [%rd0], %r3;
+                ret;
+            }
+            """;
+        using var gpu = new EmulatedGpu();
+        var output = gpu.Memory.Allocate(4, "out");
+        PtxTestKernels.Launch(gpu, ptx, new LaunchGeometry(1, 1), output);
+        Assert.That(PtxTestKernels.Download<uint>(gpu, output, 1)[0], Is.EqualTo(77u));
+
+        string wide = PtxTestKernels.Header + """
+            .visible .entry wrap(.param .u64 out)
+            {
+                .shared .align 4 .b8 cells[64];
+                .reg .b32 %r<4>;
+                .reg .b64 %rd<4>;
+                mov.u32 %r0, cells;
+                sub.s32 %r2, %r0, 4096;
+                cvt.u64.u32 %rd3, %r2;
+                ld.shared.u32 %r3, [%rd3+4104];
+                ld.param.u64 %rd0, [out];
+                st.global.u32 [%rd0], %r3;
+                ret;
+            }
+            """;
+        var fault = Assert.Throws<PtxKernelFaultException>(() => PtxTestKernels.Launch(gpu, wide, new LaunchGeometry(1, 1), output));
+        Assert.That(fault!.Findings.Select(f => f.Rule), Has.Member(Qwen3Next.PtxEmulator.Sanitizer.SanitizerRule.OutOfBounds));
+    }
+
     [Test]
     public void NarrowLoadsExtendBySignednessIntoTheRegister([Values] bool counters)
     {

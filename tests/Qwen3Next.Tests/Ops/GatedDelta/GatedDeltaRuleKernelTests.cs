@@ -1,14 +1,13 @@
 using NUnit.Framework;
 using Qwen3Next.Backends;
-using Qwen3Next.Backends.Ilgpu;
-using Qwen3Next.Device;
 using Qwen3Next.Ops.GatedDelta;
 using static Qwen3Next.Tests.Ops.GatedDelta.GatedDeltaInputs;
 
 namespace Qwen3Next.Tests.Ops.GatedDelta;
 
 /// <summary>
-/// The ILGPU gated delta rule (both modes) against <see cref="GatedDeltaRuleReference"/> (float64 dot products) on
+/// The gated delta rule kernels (both modes) — ILGPU's on the CPU accelerator, and the CUDA C and ILGPU PTX on the
+/// emulator with the sanitizer on — against <see cref="GatedDeltaRuleReference"/> (float64 dot products) on
 /// generated inputs at awkward lengths around the 64-token chunk, head ratios 1 and 2, and Dv not a multiple of
 /// the 32-column state tile.
 /// Tolerances: inputs are O(1), q and k are unit rows, so |o| ≲ 2 and |S| ≲ 10. Every output is a float32 sum of
@@ -17,16 +16,11 @@ namespace Qwen3Next.Tests.Ops.GatedDelta;
 /// fp32 chunked-vs-recurrent spread is 2.2e-6 on o and 2.5e-5 on S at these magnitudes). A wrong chunk boundary,
 /// decay or head mapping gives errors of order 1e-1.
 /// </summary>
-[TestFixture]
-public sealed class GatedDeltaRuleKernelTests
+[TestFixtureSource(typeof(TestBackends), nameof(TestBackends.KernelBackends))]
+public sealed class GatedDeltaRuleKernelTests(string backendName)
 {
-    private IlgpuBackend backend = null!;
-
-    [OneTimeSetUp]
-    public void CreateBackend() => backend = IlgpuBackend.Create(DeviceKind.Cpu);
-
-    [OneTimeTearDown]
-    public void DisposeBackend() => backend.Dispose();
+    /// <summary>Shared for the run (and disposed) by <see cref="TestBackends"/>.</summary>
+    private IKernelBackend Backend => TestBackends.Get(backendName);
 
     private static IEnumerable<TestCaseData> Cases()
     {
@@ -64,24 +58,24 @@ public sealed class GatedDeltaRuleKernelTests
         var expectedO = new float[tokens * valueHeads * valueDim];
         GatedDeltaRuleReference.Run(shape, q, k, v, g, beta, expectedState, expectedO, l2, scale, mode);
 
-        using var qd = backend.Upload(q);
-        using var kd = backend.Upload(k);
-        using var vd = backend.Upload(v);
-        using var gd = backend.Upload(g);
-        using var bd = backend.Upload(beta);
-        using var sd = backend.Upload(state);
-        using var od = backend.Allocate(expectedO.Length);
-        backend.GatedDelta.Rule(shape, qd, kd, vd, gd, bd, sd, od, l2, scale, mode);
+        using var qd = Backend.Upload(q);
+        using var kd = Backend.Upload(k);
+        using var vd = Backend.Upload(v);
+        using var gd = Backend.Upload(g);
+        using var bd = Backend.Upload(beta);
+        using var sd = Backend.Upload(state);
+        using var od = Backend.Allocate(expectedO.Length);
+        Backend.GatedDelta.Rule(shape, qd, kd, vd, gd, bd, sd, od, l2, scale, mode);
 
-        AssertClose("o", Download(backend, od), expectedO, 1e-5, 1e-5);
-        AssertClose("state", Download(backend, sd), expectedState, 1e-4, 1e-5);
+        AssertClose("o", Download(Backend, od), expectedO, 1e-5, 1e-5);
+        AssertClose("state", Download(Backend, sd), expectedState, 1e-4, 1e-5);
     }
 
     [Test]
     public void RejectsKeyDimBeyondSharedTile()
     {
         var shape = new GatedDeltaShape(2, 1, 1, GatedDeltaChunkKernels.MaxKeyDim + 1, 8);
-        using var t = backend.Allocate(1024);
-        Assert.Throws<ArgumentException>(() => backend.GatedDelta.Rule(shape, t, t, t, t, t, t, t, true, 1f, GatedDeltaMode.Chunked));
+        using var t = Backend.Allocate(1024);
+        Assert.Throws<ArgumentException>(() => Backend.GatedDelta.Rule(shape, t, t, t, t, t, t, t, true, 1f, GatedDeltaMode.Chunked));
     }
 }
