@@ -105,9 +105,18 @@ public sealed class ShiftedPositionGoldenTests
 
             var dims = new Dictionary<string, object>
             {
-                ["hidden_size"] = Hidden, ["num_attention_heads"] = Hq, ["num_key_value_heads"] = Hkv, ["head_dim"] = D, ["rope_theta"] = (double)Theta,
-                ["partial_rotary_factor"] = 0.25, ["rotary_dim"] = Rotary, ["rms_norm_eps"] = (double)Eps, ["T_prefill"] = Prefill, ["N_decode"] = Decode,
-                ["first_position"] = firstPosition, ["scaling"] = 1 / Math.Sqrt(D),
+                ["hidden_size"] = Hidden,
+                ["num_attention_heads"] = Hq,
+                ["num_key_value_heads"] = Hkv,
+                ["head_dim"] = D,
+                ["rope_theta"] = (double)Theta,
+                ["partial_rotary_factor"] = 0.25,
+                ["rotary_dim"] = Rotary,
+                ["rms_norm_eps"] = (double)Eps,
+                ["T_prefill"] = Prefill,
+                ["N_decode"] = Decode,
+                ["first_position"] = firstPosition,
+                ["scaling"] = 1 / Math.Sqrt(D),
             };
             var metadata = new Dictionary<string, string>
             {
