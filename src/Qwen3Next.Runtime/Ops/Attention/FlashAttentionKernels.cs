@@ -68,6 +68,14 @@ public static class FlashAttentionKernels
                 o[e] = 0f;
             }
 
+            // An empty KV split (a short context in a decode batch split for a longer one) goes straight to the
+            // epilogue, whose threads read rows other threads initialised: publish them first (the condition is the
+            // same for the whole group).
+            if (kvStart >= kvStop)
+            {
+                Group.Barrier();
+            }
+
             for (int c0 = kvStart; c0 < kvStop; c0 += bk)
             {
                 int n = XMath.Min(bk, kvStop - c0);
