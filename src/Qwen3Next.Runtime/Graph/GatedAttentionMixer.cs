@@ -17,6 +17,22 @@ public sealed class GatedAttentionMixer(GatedAttentionShape shape, DeviceWeight 
         return new KvCache(backend.Allocate(size), backend.Allocate(size), capacity);
     }
 
+    /// <summary>Key and value page pools of <paramref name="pages"/> pages of <paramref name="pageSize"/> rows, zeroed.</summary>
+    public PagedKvCache CreatePagedCache(IKernelBackend backend, int pages, int pageSize)
+    {
+        long size = (long)pages * Shape.KeyValueHeads * pageSize * Shape.HeadDim;
+        var keys = backend.Allocate(size);
+        try
+        {
+            return new PagedKvCache(keys, backend.Allocate(size), pages, pageSize);
+        }
+        catch
+        {
+            keys.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>y <c>[T, hidden]</c> from the normalised x <c>[T, hidden]</c> of a packed batch, appending to its paged cache.</summary>
     public void Forward(IKernelBackend backend, DeviceTensor x, SequenceBatch batch, PagedKvCache cache, DeviceTensor y)
     {
