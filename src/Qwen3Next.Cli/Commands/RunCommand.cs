@@ -32,17 +32,48 @@ internal static class RunCommand
         {
             Description = "Check every layer's output for NaN/Inf (one download per layer) so an error names the first layer; logits are always checked.",
         };
-        var backend = CliOptions.Backend();
-        var json = CliOptions.Json("prompt_ids, generated_ids and tokens_per_second");
-        var command = new Command("run", "Generate from a prompt on the chosen backend.")
+        var promptsFile = new Option<FileInfo?>("--prompts-file")
         {
-            model, promptIds, prompt, maxNew, temperature, topP, topK, seed, stopAtEos, prefillChunk, deviceMemory, stats, checkActivations, backend, json,
+            Description = "Run every prompt of this file (one per line: text or comma-separated ids) with continuous batching; prints each output and the aggregate tokens/s.",
+        };
+        var maxBatch = new Option<int?>("--max-batch")
+        {
+            Description = $"With --prompts-file: sequences run at once (default {RunBatch.DefaultMaxBatch}).",
+        }.Require(v => v is null || v >= 1, "at least 1");
+        var backend = CliOptions.Backend();
+        var json = CliOptions.Json("prompt_ids, generated_ids and tokens_per_second (with --prompts-file: a list, one object per prompt in file order)");
+        var command = new Command("run", "Generate from a prompt (or a file of prompts, batched) on the chosen backend.")
+        {
+            model, promptIds, prompt, maxNew, temperature, topP, topK, seed, stopAtEos, prefillChunk, deviceMemory, stats, checkActivations, promptsFile, maxBatch,
+            backend, json,
         };
         command.SetAction(parse => CommandGuard.Run(parse, () =>
         {
             string folder = parse.GetValue(model)?.FullName ?? CliOptions.DefaultModelFolder;
             var sampling = new SamplingOptions(parse.GetValue(temperature), parse.GetValue(topP), parse.GetValue(topK), parse.GetValue(seed));
             sampling.Validate();
+            if (parse.GetValue(promptsFile) is { } promptsPath)
+            {
+                if (parse.GetValue(promptIds) is not null || parse.GetValue(prompt) is not null)
+                {
+                    throw new ArgumentException("Give either --prompts-file or --prompt/--prompt-ids, not both.");
+                }
+
+                if (parse.GetValue(deviceMemory) is not null || parse.GetValue(stats) is not null)
+                {
+                    throw new NotSupportedException("--device-memory and --stats are not available with --prompts-file yet.");
+                }
+
+                return RunBatch.Execute(new RunBatch.Settings(folder, promptsPath.FullName, parse.GetValue(maxBatch) ?? RunBatch.DefaultMaxBatch, parse.GetValue(maxNew),
+                    sampling, parse.GetValue(prefillChunk) > 0 ? parse.GetValue(prefillChunk) : RunBatch.DefaultPrefillChunk, parse.GetValue(stopAtEos),
+                    parse.GetValue(checkActivations), parse.GetValue(backend)!, parse.GetValue(json)));
+            }
+
+            if (parse.GetValue(maxBatch) is not null)
+            {
+                throw new ArgumentException("--max-batch needs --prompts-file.");
+            }
+
             using var checkpoint = QwenCheckpoint.Open(folder);
             var tokenizer = QwenTokenizer.TryLoadFromModel(folder);
             var ids = PromptIds(parse.GetValue(promptIds), parse.GetValue(prompt), folder, checkpoint.Config, tokenizer);

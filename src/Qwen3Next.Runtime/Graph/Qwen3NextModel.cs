@@ -113,6 +113,68 @@ public sealed class Qwen3NextModel : IDisposable
     }
 
     /// <summary>
+    /// A batch of many sequences on this model (<see cref="BatchSession"/>): per linear layer a pool of
+    /// <see cref="BatchOptions.MaxSequences"/> state slots, per attention layer key and value pools of
+    /// <see cref="BatchOptions.TotalPages"/> pages. Too large for the backend: <see cref="ArgumentOutOfRangeException"/> with the bytes.
+    /// </summary>
+    public BatchSession CreateBatch(BatchOptions options)
+    {
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        lock (Backend.Access.Gate)
+        {
+            var layers = new LayerBatchState[Layers.Count];
+            var created = new List<IDisposable>();
+            try
+            {
+                for (int i = 0; i < layers.Length; i++)
+                {
+                    var linear = Layers[i].Linear?.CreateStatePool(Backend, options.MaxSequences);
+                    if (linear is not null)
+                    {
+                        created.Add(linear);
+                    }
+
+                    var cache = Layers[i].Attention?.CreatePagedCache(Backend, options.TotalPages, options.PageSize);
+                    if (cache is not null)
+                    {
+                        created.Add(cache);
+                    }
+
+                    layers[i] = new LayerBatchState(linear, cache);
+                }
+
+                var l = Shapes.Linear;
+                var zeros = Backend.Allocate(Math.Max((long)l.ConvDim * l.ConvKernel, (long)l.ValueHeads * l.KeyDim * l.ValueDim));
+                return new BatchSession(this, options, layers, zeros);
+            }
+            catch (Exception e)
+            {
+                created.ForEach(item => item.Dispose());
+                if (e is OutOfMemoryException or ArgumentOutOfRangeException)
+                {
+                    throw new ArgumentOutOfRangeException(nameof(options), $"A batch of {options.MaxSequences} sequences and {options.TotalPages} KV pages of "
+                        + $"{options.PageSize} tokens needs {BatchBytes(options):N0} bytes of state and KV cache, more than the {Backend.Name} backend can allocate.");
+                }
+
+                throw;
+            }
+        }
+    }
+
+    /// <summary>Device bytes of a batch's state pools and KV pages.</summary>
+    public long BatchBytes(BatchOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var (l, a) = (Shapes.Linear, Shapes.Attention);
+        long slot = ((long)l.ConvDim * l.ConvKernel) + ((long)l.ValueHeads * l.KeyDim * l.ValueDim);
+        long page = 2L * a.KeyValueHeads * options.PageSize * a.HeadDim;
+        int linear = Layers.Count(x => x.Linear is not null), attention = Layers.Count(x => x.Attention is not null);
+        return sizeof(float) * ((linear * slot * options.MaxSequences) + (attention * page * options.TotalPages));
+    }
+
+    /// <summary>
     /// Feeds <paramref name="tokens"/> at the session's next positions and returns logits: <c>[T, vocab]</c>
     /// when <paramref name="allLogits"/>, else only the last token's <c>[vocab]</c>. Forward passes on one backend
     /// run one at a time (any thread may call; the others wait). Throws <see cref="NonFiniteValueException"/> when
@@ -208,6 +270,11 @@ public sealed class Qwen3NextModel : IDisposable
         }
 
         int rows = logitRows.Length;
+        if (rows == 0)
+        {
+            return [];
+        }
+
         using var last = Backend.Allocate((long)rows * width);
         for (int r = 0; r < rows;)
         {

@@ -34,6 +34,25 @@ public sealed class CliErrorContractTests
         yield return Case("bench --ops with unknown names, before measuring anything", "unknown workload 'a'", "bench", "--ops", "a,b");
         yield return Case("profile --sample-ctas -5", "--sample-ctas must be ≥ 0", "profile", "--sample-ctas", "-5");
         yield return Case("run on a model folder that does not exist", "config.json", "run", "--model", "/nonexistent/model");
+        yield return Case("run --max-batch 0", "--max-batch must be at least 1", "run", "--max-batch", "0");
+        yield return Case("run --max-batch without --prompts-file", "--max-batch needs --prompts-file", "run", "--model", tiny, "--max-batch", "4");
+        yield return Case("run --prompts-file that does not exist", "/nonexistent/prompts.txt", "run", "--model", tiny, "--prompts-file", "/nonexistent/prompts.txt");
+        yield return Case("run --prompts-file with --prompt-ids", "either --prompts-file or --prompt", "run", "--model", tiny, "--prompts-file", "x.txt",
+            "--prompt-ids", "1,2");
+    }
+
+    /// <summary>A prompts file line that is no prompt is named by file and line before anything is loaded.</summary>
+    [TestCase("1,2,3\n\n4,999\n", ":3: token 999 is outside the vocabulary [0, 512)")]
+    [TestCase("1,2\nsome text\n", ":2: this line is text, but the model folder has no tokenizer.json")]
+    [TestCase("\n \n", "holds no prompt")]
+    public void ABadPromptsFileLineIsOneLineError(string content, string message)
+    {
+        using var temp = new TempFolder();
+        string path = temp.File("prompts.txt");
+        File.WriteAllText(path, content.Replace("\\n", "\n"));
+        var (code, stdout, stderr) = CliRunner.Run("run", "--model", GoldenData.TinyModel, "--prompts-file", path);
+        AssertOneLineError(code, stderr, message);
+        Assert.That(stdout, Is.Empty, "nothing ran");
     }
 
     [TestCaseSource(nameof(Errors))]
