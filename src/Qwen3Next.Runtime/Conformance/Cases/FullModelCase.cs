@@ -11,6 +11,9 @@ namespace Qwen3Next.Conformance.Cases;
 /// </summary>
 internal static class FullModelCase
 {
+    /// <summary>In fast precision each step's token must be among the other path's this many best.</summary>
+    public const int FastTopK = 5;
+
     public static IEnumerable<CheckResult> Run(string folder, GoldenFile f, IKernelBackend b)
     {
         using var checkpoint = QwenCheckpoint.Open(folder);
@@ -23,7 +26,7 @@ internal static class FullModelCase
 
         var observer = new RoutingCapture(model.Shapes.Moe.TopK);
         var prefill = model.Forward(session, prompt, allLogits: true, observer);
-        yield return CheckResult.Compare(f.Case, "prefill_logits", prefill, f.F32("prefill_logits"), GoldenTolerances.ModelLogits);
+        yield return CheckResult.Compare(f.Case, "prefill_logits", prefill, f.F32("prefill_logits"), GoldenTolerances.ModelLogits.For(b));
         for (int i = 0; i < config.NumHiddenLayers; i++)
         {
             string name = $"router.layer{i}.selected_experts";
@@ -43,8 +46,19 @@ internal static class FullModelCase
             greedy[i + 1] = Ops.Basic.ArgmaxReference.Row(logits);
         }
 
-        yield return CheckResult.Compare(f.Case, $"decode_logits ({steps} steps)", decodeLogits, f.F32("decode_logits"), GoldenTolerances.ModelLogits);
-        yield return CheckResult.Exact(f.Case, "greedy_tokens", greedy, golden);
+        yield return CheckResult.Compare(f.Case, $"decode_logits ({steps} steps)", decodeLogits, f.F32("decode_logits"), GoldenTolerances.ModelLogits.For(b));
+        if (b.Precision == Precision.Fast)
+        {
+            // Fast precision may flip a near-tie: every step's token must be among the exact (golden) path's top 5 and
+            // the golden token among ours (the logprob-closeness check engines use), with the golden tokens fed.
+            var ours = prefill.AsSpan((prompt.Length - 1) * vocab, vocab).ToArray().Concat(decodeLogits).ToArray();
+            var theirs = f.F32("prefill_logits").AsSpan((prompt.Length - 1) * vocab, vocab).ToArray().Concat(f.F32("decode_logits")).ToArray();
+            yield return CheckResult.MutualTopK(f.Case, $"greedy tokens in each other's top {FastTopK}", ours, theirs, vocab, FastTopK);
+        }
+        else
+        {
+            yield return CheckResult.Exact(f.Case, "greedy_tokens", greedy, golden);
+        }
     }
 
     private sealed class RoutingCapture(int topK) : IForwardObserver
