@@ -134,6 +134,16 @@ public sealed class PtxBackend : IKernelBackend
 
     internal PtxKernelSet Kernels => kernels;
 
+    /// <summary>The sm_90a (wgmma) kernels of the fast precision are embedded: this build found CUDA 12.4
+    /// (<c>tools/cuda12-toolchain.sh</c>). Without them fast precision runs the exact kernels.</summary>
+    public bool HasSm90aKernels => kernels.Catalog.Contains(PtxBasicOps.MatMulWgmma) && kernels.Catalog.Contains(PtxMoeOps.GateUpWgmma)
+        && kernels.Catalog.Contains(PtxMoeOps.DownWgmma);
+
+    /// <summary>The precision in words, saying when fast precision has no tensor-core kernels to run.</summary>
+    public string PrecisionDescription => Precision == Precision.Fast && !HasSm90aKernels
+        ? "fast requested, but this build has no sm_90a kernels (CUDA 12.4 missing at build time): the exact kernels run"
+        : Precision.Name();
+
     /// <summary>The embedded kernels' parameter lists; every launch is checked against them.</summary>
     public PtxSignatures Signatures { get; }
 
