@@ -207,32 +207,7 @@ public sealed class PtxMoeOps(PtxBackend backend) : IMoeOps
         }
         else
         {
-            int tileRows = fast ? FastTileRows : ExactTileRows;
-            int tiles = MaxTiles(e, p, tileRows);
-            var offsets = ws.Get<int>("moe.offsets", e + 1);
-            var rowToken = ws.Get<int>("moe.row_token", p);
-            rowOfPair = ws.Get<int>("moe.row_of_pair", p);
-            var tileExpert = ws.Get<int>("moe.tile_expert", tiles);
-            var tileRow = ws.Get<int>("moe.tile_row", tiles);
-            var numTiles = ws.Get<int>("moe.num_tiles", 1);
-            backend.Launch(Permute, PermuteConfig(t, e, k), args.Clear().Add(offsets).Add(rowToken).Add(rowOfPair).Add(tileExpert).Add(tileRow)
-                .Add(numTiles).Add(selected).Add(t).Add(k).Add(e).Add(tileRows));
-            if (fast)
-            {
-                var hb = ws.Get<ushort>("moe.hbuf_bf16", p * i);
-                backend.Launch(GateUpWgmma, gateUpConfig, args.Clear().Add(hb).Add(xb).Add(rowToken).Add(offsets).Add(tileExpert).Add(tileRow)
-                    .Add(numTiles).Add(experts.GateUp).Add(experts.ExpertToSlot).Add(h).Add(i));
-                backend.Launch(DownWgmma, downConfig, args.Clear().Add(rows).Add(hb).Add(offsets).Add(tileExpert).Add(tileRow).Add(numTiles)
-                    .Add(experts.Down).Add(experts.ExpertToSlot).Add(h).Add(i));
-            }
-            else
-            {
-                var hbuf = ws.Get<float>("moe.hbuf", p * i);
-                backend.Launch(GateUpMma, gateUpConfig, args.Clear().Add(hbuf).Add(xView).Add(rowToken).Add(offsets).Add(tileExpert).Add(tileRow)
-                    .Add(numTiles).Add(experts.GateUp).Add(experts.ExpertToSlot).Add(h).Add(i));
-                backend.Launch(DownMma, downConfig, args.Clear().Add(rows).Add(hbuf).Add(offsets).Add(tileExpert).Add(tileRow).Add(numTiles)
-                    .Add(experts.Down).Add(experts.ExpertToSlot).Add(h).Add(i));
-            }
+            rowOfPair = GroupedExperts(experts, t, k, fast, xView, xb, selected, rows);
         }
 
         // Shared expert on the basic kernels: gate and up [T, Is], silu(gate)·up, down into shared_out [T, H].
@@ -276,5 +251,52 @@ public sealed class PtxMoeOps(PtxBackend backend) : IMoeOps
             backend.CopyToHost(routeWeights.Slice(0, p), routing.Weights);
             backend.Synchronize();
         }
+    }
+
+    /// <summary>
+    /// The prefill's routed experts for the selection <paramref name="selected"/> <c>[T, k]</c>: permute, then the
+    /// grouped gate/up and down GEMMs (fast: the persistent wgmma kernels on <paramref name="xb"/>, x in bf16; exact:
+    /// the mma kernels on <paramref name="x"/>) into <paramref name="rows"/> <c>[P, H]</c> in permuted order. Returns
+    /// row_of_pair for unpermute.
+    /// </summary>
+    internal DeviceSpan<int> GroupedExperts(PtxExpertWeights experts, int t, int k, bool fast, DeviceSpan<float> x, DeviceSpan<ushort> xb,
+        DeviceSpan<int> selected, DeviceSpan<float> rows)
+    {
+        var (e, h, i) = (experts.Experts, experts.Hidden, experts.Intermediate);
+        long p = (long)t * k;
+        var (gateUpKernel, downKernel) = fast ? (GateUpWgmma, DownWgmma) : (GateUpMma, DownMma);
+        var (gateUpConfig, downConfig) = (GroupedConfig(gateUpKernel, t, e, k, h, i), GroupedConfig(downKernel, t, e, k, h, i));
+        var permuteConfig = PermuteConfig(t, e, k);
+        Holds(Permute, "selected", selected.Length, p);
+        Holds(downKernel, "out", rows.Length, p * h);
+        var ws = backend.Workspace;
+        int tileRows = fast ? FastTileRows : ExactTileRows;
+        int tiles = MaxTiles(e, p, tileRows);
+        var offsets = ws.Get<int>("moe.offsets", e + 1);
+        var rowToken = ws.Get<int>("moe.row_token", p);
+        var rowOfPair = ws.Get<int>("moe.row_of_pair", p);
+        var tileExpert = ws.Get<int>("moe.tile_expert", tiles);
+        var tileRow = ws.Get<int>("moe.tile_row", tiles);
+        var numTiles = ws.Get<int>("moe.num_tiles", 1);
+        backend.Launch(Permute, permuteConfig, args.Clear().Add(offsets).Add(rowToken).Add(rowOfPair).Add(tileExpert).Add(tileRow)
+            .Add(numTiles).Add(selected).Add(t).Add(k).Add(e).Add(tileRows));
+        if (fast)
+        {
+            var hb = ws.Get<ushort>("moe.hbuf_bf16", p * i);
+            backend.Launch(GateUpWgmma, gateUpConfig, args.Clear().Add(hb).Add(xb).Add(rowToken).Add(offsets).Add(tileExpert).Add(tileRow)
+                .Add(numTiles).Add(experts.GateUp).Add(experts.ExpertToSlot).Add(h).Add(i));
+            backend.Launch(DownWgmma, downConfig, args.Clear().Add(rows).Add(hb).Add(offsets).Add(tileExpert).Add(tileRow).Add(numTiles)
+                .Add(experts.Down).Add(experts.ExpertToSlot).Add(h).Add(i));
+        }
+        else
+        {
+            var hbuf = ws.Get<float>("moe.hbuf", p * i);
+            backend.Launch(GateUpMma, gateUpConfig, args.Clear().Add(hbuf).Add(x).Add(rowToken).Add(offsets).Add(tileExpert).Add(tileRow)
+                .Add(numTiles).Add(experts.GateUp).Add(experts.ExpertToSlot).Add(h).Add(i));
+            backend.Launch(DownMma, downConfig, args.Clear().Add(rows).Add(hbuf).Add(offsets).Add(tileExpert).Add(tileRow).Add(numTiles)
+                .Add(experts.Down).Add(experts.ExpertToSlot).Add(h).Add(i));
+        }
+
+        return rowOfPair;
     }
 }
