@@ -61,7 +61,7 @@ internal static class TokenizeCommand
                 string prompt = ChatOptions.Format(tokenizer, conversation!, chat.EnableThinking(parse), folder ?? tokenizer.Path);
                 if (parse.GetValue(printPrompt))
                 {
-                    lines.Add(JsonSerializer.Serialize(prompt));
+                    lines.Add(JsonSerializer.Serialize(prompt, ReadableJson));
                 }
 
                 lines.Add(Ids(tokenizer.Encode(prompt)));
@@ -75,6 +75,9 @@ internal static class TokenizeCommand
         }));
         return command;
     }
+
+    /// <summary>Escapes only what JSON requires, so a prompt's markup and scripts stay readable.</summary>
+    private static readonly JsonSerializerOptions ReadableJson = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     private static string Ids(int[] ids) => $"[{string.Join(',', ids)}]";
 

@@ -29,6 +29,27 @@ public sealed class NativeAbiTests
     }
 
     [Test]
+    public void TheReadmesFiveLinePythonExampleRuns()
+    {
+        string readme = File.ReadAllText(Repository("README.md"));
+        string section = readme[readme.IndexOf("## The C ABI", StringComparison.Ordinal)..];
+        string snippet = System.Text.RegularExpressions.Regex.Match(section, "```python\n(.*?)```", System.Text.RegularExpressions.RegexOptions.Singleline).Groups[1].Value;
+        Assert.That(snippet.Split('\n', StringSplitOptions.RemoveEmptyEntries), Has.Length.EqualTo(5));
+        string script = Path.Combine(Path.GetTempPath(), $"qwen3next-readme-{Guid.NewGuid():N}.py");
+        File.WriteAllText(script, snippet.Replace("src/Qwen3Next.Native/bin/Release/net10.0/libqwen3next.so", Library()));
+        try
+        {
+            var (code, stdout, stderr) = Python(script);
+            Assert.That(code, Is.Zero, stderr);
+            Assert.That(stdout.Trim(), Does.Match(@"^\[\d+(, \d+){7}\]$"));
+        }
+        finally
+        {
+            File.Delete(script);
+        }
+    }
+
+    [Test]
     public void TheHeaderDeclaresEveryExportedFunction()
     {
         string header = File.ReadAllText(Repository("native/qwen3next.h"));
@@ -58,7 +79,7 @@ public sealed class NativeAbiTests
     private static (int Code, string Out, string Err) Python(string script, params string[] args)
     {
         var start = new ProcessStartInfo("python3") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Repository(".") };
-        start.ArgumentList.Add(Repository(script));
+        start.ArgumentList.Add(Path.IsPathRooted(script) ? script : Repository(script));
         foreach (string arg in args)
         {
             start.ArgumentList.Add(arg);
