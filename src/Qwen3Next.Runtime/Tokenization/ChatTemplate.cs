@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 using Qwen3Next.Checkpoint;
 
@@ -16,14 +14,18 @@ public sealed class ChatTemplate
 {
     public const string ConfigFileName = "tokenizer_config.json";
 
-    /// <summary>SHA-256 of the Qwen3 template's text (Qwen3's tokenizer_config.json).</summary>
-    internal const string Qwen3Sha256 = "87a2728cb8dc9fe424d624542f6060ec05a1d285ebbec578bb078900e33396b5";
+    /// <summary>The Qwen3 template's text as Qwen3's tokenizer_config.json has it (Tokenization/Qwen3ChatTemplate.jinja).</summary>
+    private static readonly Lazy<string> Qwen3Source = new(() =>
+    {
+        using var stream = typeof(ChatTemplate).Assembly.GetManifestResourceStream("tokenization/Qwen3ChatTemplate.jinja")!;
+        return new StreamReader(stream).ReadToEnd();
+    });
 
     private ChatTemplate(string source, IReadOnlyList<int> endOfTurn)
     {
         Source = source;
         EndOfTurnTokens = endOfTurn;
-        IsQwen3 = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(source))) == Qwen3Sha256;
+        IsQwen3 = source == Qwen3Source.Value;
     }
 
     /// <summary>The Jinja text of the checkpoint's template.</summary>
