@@ -1,6 +1,6 @@
 // Writes the parity corpus with the ids Hugging Face's JavaScript tokenizer (@huggingface/tokenizers, the
 // tokenizer of transformers.js) gives for each string: one JSON object per line, {"class", "text", "ids"}.
-// Usage: node expected-ids.mjs TOKENIZER_DIR > tests/data/tokenizer/qwen3-parity.jsonl
+// Usage: node expected-ids.mjs TOKENIZER_DIR | gzip -9n > tests/data/tokenizer/qwen3-parity.jsonl.gz
 import { Tokenizer } from "@huggingface/tokenizers";
 import { readFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";

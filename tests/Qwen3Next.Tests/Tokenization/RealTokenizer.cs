@@ -13,6 +13,17 @@ internal static class RealTokenizer
 
     public static string DataFolder => System.IO.Path.Combine(TestContext.CurrentContext.TestDirectory, "data", "tokenizer");
 
+    /// <summary>The parity corpus's lines (tests/data/tokenizer/qwen3-parity.jsonl.gz).</summary>
+    public static IEnumerable<string> ParityLines()
+    {
+        using var file = File.OpenRead(System.IO.Path.Combine(DataFolder, "qwen3-parity.jsonl.gz"));
+        using var reader = new StreamReader(new System.IO.Compression.GZipStream(file, System.IO.Compression.CompressionMode.Decompress));
+        while (reader.ReadLine() is { } line)
+        {
+            yield return line;
+        }
+    }
+
     /// <summary>The tokenizer, or the test is ignored with the reason when the data was not fetched.</summary>
     public static QwenTokenizer Get()
     {

@@ -5,13 +5,13 @@ using NUnit.Framework;
 namespace Qwen3Next.Tests.Tokenization;
 
 /// <summary>
-/// The parity corpus (tests/data/tokenizer/qwen3-parity.jsonl, tools/tokenizer-reference): 3,003 varied strings whose
+/// The parity corpus (tests/data/tokenizer/qwen3-parity.jsonl.gz, tools/tokenizer-reference): 3,003 varied strings whose
 /// expected ids come from Hugging Face's JavaScript tokenizer, an implementation independent of the Rust one the
 /// runtime binds. Every string must give exactly those ids, and decode back to its text.
 /// </summary>
 public sealed class TokenizerParityTests
 {
-    private static readonly Lazy<List<Entry>> Corpus = new(() => File.ReadLines(Path.Combine(RealTokenizer.DataFolder, "qwen3-parity.jsonl"))
+    private static readonly Lazy<List<Entry>> Corpus = new(() => RealTokenizer.ParityLines()
         .Select(line => JsonSerializer.Deserialize<Entry>(line)!).ToList());
 
     [Test]
