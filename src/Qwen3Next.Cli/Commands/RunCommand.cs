@@ -34,10 +34,11 @@ internal static class RunCommand
         };
         var chat = new ChatOptions();
         var backend = CliOptions.Backend();
+        var precision = CliOptions.Precision();
         var json = CliOptions.Json("prompt_ids, generated_ids and tokens_per_second");
         var command = new Command("run", "Generate from a prompt on the chosen backend.")
         {
-            model, promptIds, prompt, maxNew, temperature, topP, topK, seed, stopAtEos, prefillChunk, deviceMemory, stats, checkActivations, backend, json,
+            model, promptIds, prompt, maxNew, temperature, topP, topK, seed, stopAtEos, prefillChunk, deviceMemory, stats, checkActivations, backend, precision, json,
         };
         foreach (var option in chat.All)
         {
@@ -60,7 +61,7 @@ internal static class RunCommand
             var ids = conversation is not null
                 ? ChatPromptIds(tokenizer, conversation, chat.EnableThinking(parse), folder, checkpoint.Config)
                 : PromptIds(parse.GetValue(promptIds), parse.GetValue(prompt), folder, checkpoint.Config, tokenizer);
-            using var kernels = BackendRegistry.Create(parse.GetValue(backend)!);
+            using var kernels = BackendRegistry.Create(parse.GetValue(backend)!, CliOptions.PrecisionOf(parse.GetValue(precision)));
             int capacity = ids.Length + parse.GetValue(maxNew);
             var streaming = parse.GetValue(deviceMemory) is { } budget
                 ? StreamingSetup.Enable(kernels, checkpoint.Config, ByteSize.Parse(budget), capacity, parse.GetValue(prefillChunk) > 0 ? parse.GetValue(prefillChunk) : ids.Length)
@@ -74,7 +75,7 @@ internal static class RunCommand
             var timer = parse.GetValue(stats) is not null || streaming is not null ? new LayerTimer(kernels, checkpoint.Config.NumHiddenLayers) : null;
 
             Console.WriteLine($"model    {folder}");
-            Console.WriteLine($"backend  {kernels.Name}");
+            Console.WriteLine($"backend  {kernels.Name} ({kernels.Precision.Name()} precision)");
             Console.WriteLine($"prompt   [{string.Join(',', ids)}]");
             var printer = new TokenPrinter(tokenizer, skipSpecialTokens: conversation is not null);
             GenerationResult result;
