@@ -29,23 +29,26 @@ nvidia-smi >"$results/nvidia-smi.txt" 2>&1; head -15 "$results/nvidia-smi.txt"
 step "verify: ILGPU kernels on CUDA"
 timeout 120 dotnet .gpu/run/app/kernels.dll verify tests/data/golden --backend ilgpu --json "$results/verify-ilgpu.json" | tail -25
 
-step "verify: hand-written CUDA C (PTX)"
-timeout 120 dotnet .gpu/run/app/kernels.dll verify tests/data/golden --backend ptx --json "$results/verify-ptx.json" | tail -25
+step "verify: hand-written CUDA C (PTX), fast precision (JSON) and exact precision"
+timeout 120 dotnet .gpu/run/app/kernels.dll verify tests/data/golden --backend ptx --precision fast --json "$results/verify-ptx.json" | tail -25
+timeout 120 dotnet .gpu/run/app/kernels.dll verify tests/data/golden --backend ptx --precision exact | tail -25
 
 step "bench: real Qwen3-Next shapes, ceilings measured in the same run"
 timeout 90 dotnet .gpu/run/app/kernels.dll bench --backend ilgpu --scale real --iterations 20 --peak-tflops 67 --json "$results/bench-ilgpu.json"
-timeout 90 dotnet .gpu/run/app/kernels.dll bench --backend ptx --scale real --iterations 20 --peak-tflops 67 --json "$results/bench-ptx.json"
+timeout 90 dotnet .gpu/run/app/kernels.dll bench --backend ptx --precision fast --scale real --iterations 20 --peak-tflops 989 --json "$results/bench-ptx.json"
+timeout 90 dotnet .gpu/run/app/kernels.dll bench --backend ptx --precision exact --scale real --iterations 20 --peak-tflops 67
 
 step "per-kernel device times (CUDA events) of every op workload: calibrates the H200 model"
 # Back on the build machine: kernels profile --backend ptx-emu --scale real --measured kernel-times.json
-timeout 90 dotnet .gpu/run/app/kernels.dll profile --backend ptx --scale real --repetitions 10 --json "$results/kernel-times.json"
+timeout 90 dotnet .gpu/run/app/kernels.dll profile --backend ptx --precision fast --scale real --repetitions 10 --json "$results/kernel-times.json"
+timeout 90 dotnet .gpu/run/app/kernels.dll profile --backend ptx --precision exact --scale real --repetitions 10
 
 step "run: tiny model, ptx and ilgpu, with expert streaming"
 timeout 60 dotnet .gpu/run/app/kernels.dll run --model tests/data/golden/models/tiny-qwen3-next --backend ptx
 timeout 60 dotnet .gpu/run/app/kernels.dll run --model tests/data/golden/models/tiny-qwen3-next --backend ilgpu --device-memory 3.7MiB
 
 step "BenchmarkDotNet, in-process: the op workloads on the GPU backends at the real shapes"
-QWEN3NEXT_BENCH_BACKENDS=ilgpu,ptx QWEN3NEXT_BENCH_SCALE=Real timeout 120 dotnet .gpu/run/bench/Qwen3Next.Bench.dll --filter '*OpBenchmarks*' --inProcess --job short | grep -E '^\||error' | tail -30
+QWEN3NEXT_BENCH_BACKENDS=ilgpu,ptx:exact,ptx:fast QWEN3NEXT_BENCH_SCALE=Real timeout 120 dotnet .gpu/run/bench/Qwen3Next.Bench.dll --filter '*OpBenchmarks*' --inProcess --job short | grep -E '^\||error' | tail -30
 
 step "tests in the GPU category"
 (cd .gpu/run/tests && timeout 60 dotnet Qwen3Next.Tests.dll --treenode-filter "/*/*/*/*[Category=Gpu]"; timeout 60 dotnet Qwen3Next.Tests.dll --filter "FullyQualifiedName~Ptx") >"$results/tests.txt" 2>&1

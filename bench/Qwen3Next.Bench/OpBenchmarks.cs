@@ -7,7 +7,8 @@ namespace Qwen3Next.Bench;
 /// <summary>
 /// Every op workload of the model (the same ones <c>kernels bench</c> runs) per backend. Real Qwen3-Next shapes
 /// are only meaningful on a GPU; set QWEN3NEXT_BENCH_SCALE=Real to include them. Bytes and FLOPs per call are
-/// printed at setup so a GPU run can state its fraction of the roofline.
+/// printed at setup so a GPU run can state its fraction of the roofline. A backend name may carry a precision,
+/// <c>ptx:exact</c> or <c>ptx:fast</c> (QWEN3NEXT_BENCH_BACKENDS=ptx:exact,ptx:fast times both modes).
 /// </summary>
 [MemoryDiagnoser(false)]
 public class OpBenchmarks
@@ -34,7 +35,8 @@ public class OpBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        backend = BackendRegistry.Create(Backend);
+        var parts = Backend.Split(':', 2);
+        backend = BackendRegistry.Create(parts[0], parts.Length > 1 ? PrecisionModes.Parse(parts[1]) : null);
         workload = OpWorkloads.Create(Workload, backend, Scale);
         Console.WriteLine($"// {Workload} {workload.Shape}: {workload.Bytes:N0} bytes, {workload.Flops:N0} FLOPs per call ({workload.Intensity:F2} FLOP/byte)");
     }

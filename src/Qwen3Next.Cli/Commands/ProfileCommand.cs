@@ -20,7 +20,7 @@ internal static class ProfileCommand
     public static readonly string[] EmulatedBackends = ["ptx-emu", "ilgpu-emu"];
 
     /// <summary>Workloads whose kernels use the tensor cores on the ptx path (their roofline's compute roof).</summary>
-    private static readonly string[] TensorCoreOps = ["matmul-prefill", "moe-prefill"];
+    private static readonly string[] TensorCoreOps = ["matmul-prefill", "moe-prefill", "moe-experts-prefill"];
 
     public static Command Create()
     {
@@ -29,7 +29,17 @@ internal static class ProfileCommand
             Description = $"Emulated backend: {string.Join(", ", EmulatedBackends)}.",
             DefaultValueFactory = _ => "ptx-emu",
         };
-        var ops = new Option<string[]>("--ops") { Description = $"Workloads (default: all): {string.Join(", ", OpWorkloads.Names)}.", AllowMultipleArgumentsPerToken = true };
+        var ops = new Option<string[]>("--ops")
+        {
+            Description = $"Workloads (default: all): {string.Join(", ", OpWorkloads.Names)}; ptx only: {string.Join(", ", OpWorkloads.PtxNames)}.",
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var tokens = new Option<int?>("--tokens") { Description = "Prefill tokens of the prefill workloads (default: 512 at real scale, 64 at small), e.g. 32768." }
+            .Require(v => v is null or >= 1, "at least 1");
+        var compare = new Option<bool>("--compare-precisions")
+        {
+            Description = "Profile in exact and in fast precision and print each op's kernels side by side (ptx-emu).",
+        };
         var scale = new Option<BenchmarkScale>("--scale") { Description = "small or real (Qwen3-Next-80B-A3B shapes).", DefaultValueFactory = _ => BenchmarkScale.Real };
         var sample = new Option<int>("--sample-ctas")
         {
@@ -39,32 +49,39 @@ internal static class ProfileCommand
         var sanitize = new Option<bool>("--sanitize") { Description = "Also run the sanitizer (slower)." };
         var measured = new Option<FileInfo?>("--measured") { Description = "Per-kernel GPU times from `profile --backend ptx --json` to compare with the model." };
         var repetitions = new Option<int>("--repetitions") { Description = "Timed runs per workload on a GPU (medians).", DefaultValueFactory = _ => 10 };
+        var precision = CliOptions.Precision();
         var json = CliOptions.Json("the profile");
         var command = new Command("profile", "Modeled H200 time of every op workload from emulator counters (a model, not a measurement); on a GPU, measured per-kernel times.")
         {
-            backend, ops, scale, sample, sanitize, measured, repetitions, json,
+            backend, precision, ops, tokens, compare, scale, sample, sanitize, measured, repetitions, json,
         };
         command.SetAction(parse => CommandGuard.Run(parse, () =>
         {
             string name = parse.GetValue(backend)!;
             if (name == "ptx")
             {
-                return Measure(parse.GetValue(ops), parse.GetValue(scale), parse.GetValue(repetitions), parse.GetValue(json));
+                return Measure(parse.GetValue(ops), parse.GetValue(scale), parse.GetValue(repetitions), parse.GetValue(json),
+                    CliOptions.PrecisionOf(parse.GetValue(precision)) ?? Precision.Fast);
+            }
+
+            if (parse.GetValue(compare))
+            {
+                return Compare(name, parse.GetValue(ops), parse.GetValue(scale), parse.GetValue(sample), parse.GetValue(tokens), parse.GetValue(json));
             }
 
             return Run(name, parse.GetValue(ops), parse.GetValue(scale), parse.GetValue(sample), parse.GetValue(sanitize), parse.GetValue(json),
-                parse.GetValue(measured));
+                parse.GetValue(measured), CliOptions.PrecisionOf(parse.GetValue(precision)), parse.GetValue(tokens));
         }));
         return command;
     }
 
     /// <summary>On a GPU: each launch of every workload timed with CUDA events, medians over <paramref name="repetitions"/>.</summary>
-    private static int Measure(string[]? ops, BenchmarkScale scale, int repetitions, FileInfo? json)
+    private static int Measure(string[]? ops, BenchmarkScale scale, int repetitions, FileInfo? json, Precision precision)
     {
         var names = Workloads(ops);
-        using var gpu = PtxBackend.Create();
+        using var gpu = PtxBackend.Create(precision);
         var profile = KernelCalibration.Measure(gpu, names, scale, repetitions);
-        Console.WriteLine($"{gpu.Description}: per-launch device time (CUDA events, median of {repetitions}), {scale} scale");
+        Console.WriteLine($"{gpu.Description} ({precision.Name()} precision): per-launch device time (CUDA events, median of {repetitions}), {scale} scale");
         foreach (var op in profile.Ops)
         {
             Console.WriteLine($"{op.Op} {op.Shape}: {op.Launches.Sum(l => l.Microseconds):F2} µs");
@@ -82,14 +99,15 @@ internal static class ProfileCommand
         return 0;
     }
 
-    private static string[] Workloads(string[]? ops)
+    private static string[] Workloads(string[]? ops, bool ptxOnesToo = false)
     {
         var names = ops is { Length: > 0 } ? ops : OpWorkloads.Names;
+        var known = ptxOnesToo ? [.. OpWorkloads.Names, .. OpWorkloads.PtxNames] : OpWorkloads.Names;
         foreach (var name in names)
         {
-            if (!OpWorkloads.Names.Contains(name))
+            if (!known.Contains(name))
             {
-                throw new ArgumentException($"--ops: unknown workload '{name}' (known: {string.Join(", ", OpWorkloads.Names)}).");
+                throw new ArgumentException($"--ops: unknown workload '{name}' (known: {string.Join(", ", known)}).");
             }
         }
 
@@ -97,45 +115,14 @@ internal static class ProfileCommand
     }
 
     public static int Run(string backendName, string[]? ops, BenchmarkScale scale, int sampleCtas, bool sanitize, FileInfo? json,
-        FileInfo? measured = null)
+        FileInfo? measured = null, Precision? precision = null, int? tokens = null)
     {
-        if (!EmulatedBackends.Contains(backendName))
-        {
-            throw new ArgumentException($"--backend {backendName}: profiling needs an emulated backend ({string.Join(", ", EmulatedBackends)}) or ptx on a GPU.");
-        }
-
         if (measured is not null && backendName != "ptx-emu")
         {
             throw new ArgumentException("--measured compares GPU times of the ptx backend: use it with --backend ptx-emu.");
         }
 
-        var names = Workloads(ops);
-
-        int ctas = sampleCtas >= 0 ? sampleCtas : scale == BenchmarkScale.Real ? 64 : 0;
-        var options = new EmulatorOptions
-        {
-            Counters = true,
-            Sanitize = sanitize,
-            Sampling = ctas > 0 ? CtaSampling.AtMostPerLaunch(ctas) : null,
-            FaultOnFindings = ctas == 0,
-            MaxWarpInstructions = 4_000_000_000,
-        };
-        using var kernels = BackendRegistry.Create(backendName, options);
-        var gpu = BackendRegistry.EmulatorOf(kernels)!;
-        Console.WriteLine($"{kernels.Name}: {names.Length} workloads at {scale} scale, {(options.Sampling is { } s ? s.ToString() : "every CTA")}");
-        using var recorder = new ProfileRecorder(gpu);
-        foreach (var name in names)
-        {
-            using var workload = OpWorkloads.Create(name, kernels, scale);
-            bool tensor = backendName == "ptx-emu" && TensorCoreOps.Contains(name);
-            using (recorder.BeginOp($"{name} {workload.Shape}", Roofline.ForOp(workload.Bytes, workload.Flops, tensor)))
-            {
-                workload.Run();
-                kernels.Synchronize();
-            }
-        }
-
-        var report = recorder.Report();
+        var (report, options) = Profile(backendName, ops, scale, sampleCtas, sanitize, precision, tokens);
         Console.Write(report.ToText());
         if (json is not null)
         {
@@ -149,6 +136,88 @@ internal static class ProfileCommand
 
         return 0;
     }
+
+    /// <summary>Every requested workload once on <paramref name="backendName"/> under the counting emulator; the report
+    /// and the emulator options it ran with.</summary>
+    private static (ProfileReport Report, EmulatorOptions Options) Profile(string backendName, string[]? ops, BenchmarkScale scale, int sampleCtas,
+        bool sanitize, Precision? precision, int? tokens)
+    {
+        if (!EmulatedBackends.Contains(backendName))
+        {
+            throw new ArgumentException($"--backend {backendName}: profiling needs an emulated backend ({string.Join(", ", EmulatedBackends)}) or ptx on a GPU.");
+        }
+
+        var names = Workloads(ops, ptxOnesToo: backendName == "ptx-emu");
+        int ctas = sampleCtas >= 0 ? sampleCtas : scale == BenchmarkScale.Real ? 64 : 0;
+        var options = new EmulatorOptions
+        {
+            Counters = true,
+            Sanitize = sanitize,
+            Sampling = ctas > 0 ? CtaSampling.AtMostPerLaunch(ctas) : null,
+            FaultOnFindings = ctas == 0,
+            MaxWarpInstructions = 4_000_000_000,
+        };
+        using var kernels = BackendRegistry.Create(backendName, options, precision);
+        var gpu = BackendRegistry.EmulatorOf(kernels)!;
+        string mode = kernels is PtxBackend ptx ? ptx.PrecisionDescription : kernels.Precision.Name();
+        Console.WriteLine($"{kernels.Name} ({mode} precision): {names.Length} workloads at {scale} scale{(tokens is { } t ? $", {t} prefill tokens" : "")}, {(options.Sampling is { } s ? s.ToString() : "every CTA")}");
+        using var recorder = new ProfileRecorder(gpu);
+        foreach (var name in names)
+        {
+            using var workload = OpWorkloads.Create(name, kernels, scale, prefillTokens: tokens);
+            bool tensor = backendName == "ptx-emu" && TensorCoreOps.Contains(name);
+            using (recorder.BeginOp($"{name} {workload.Shape}", Roofline.ForOp(workload.Bytes, workload.Flops, tensor)))
+            {
+                workload.Run();
+                kernels.Synchronize();
+            }
+        }
+
+        return (recorder.Report(), options);
+    }
+
+    /// <summary>The same workloads in exact and in fast precision: both reports, then each op's kernels side by side
+    /// (the old kernel beside the one that replaces it), all modeled.</summary>
+    private static int Compare(string backendName, string[]? ops, BenchmarkScale scale, int sampleCtas, int? tokens, FileInfo? json)
+    {
+        if (backendName != "ptx-emu")
+        {
+            throw new ArgumentException("--compare-precisions needs --backend ptx-emu (the only emulated backend with a fast precision).");
+        }
+
+        var (exact, _) = Profile(backendName, ops, scale, sampleCtas, sanitize: false, Precision.Exact, tokens);
+        Console.Write(exact.ToText());
+        Console.WriteLine();
+        var (fast, _) = Profile(backendName, ops, scale, sampleCtas, sanitize: false, Precision.Fast, tokens);
+        Console.Write(fast.ToText());
+        Console.WriteLine();
+        Console.WriteLine($"exact vs fast precision, modeled H200 µs per call ({ProfileReport.Label})");
+        Console.WriteLine($"{"op / kernel (exact)",-40} {"µs",10} {"bound",-8} | {"kernel (fast)",-32} {"µs",10} {"bound",-8} {"roofline",8}");
+        foreach (var (e, f) in exact.Ops.Zip(fast.Ops))
+        {
+            double speedup = f.SecondsPerCall > 0 ? e.SecondsPerCall / f.SecondsPerCall : 0;
+            Console.WriteLine($"{Clip(e.Op, 40),-40} {e.SecondsPerCall * 1e6,10:F1} {ProfileReportText.Name(e.Bound),-8} | {"(op, " + speedup.ToString("F1", System.Globalization.CultureInfo.InvariantCulture) + "x)",-32} {f.SecondsPerCall * 1e6,10:F1} {ProfileReportText.Name(f.Bound),-8} {f.FractionOfRoofline(fast.Spec),8:P0}");
+            for (int i = 0; i < Math.Max(e.Launches.Count, f.Launches.Count); i++)
+            {
+                string left = i < e.Launches.Count
+                    ? $"  {Clip(e.Launches[i].Kernel, 38),-38} {e.Launches[i].Seconds * 1e6 / Math.Max(1, e.Calls),10:F1} {ProfileReportText.Name(e.Launches[i].Estimate.Binding.Kind),-8}"
+                    : new string(' ', 59);
+                string right = i < f.Launches.Count
+                    ? $"{Clip(f.Launches[i].Kernel, 32),-32} {f.Launches[i].Seconds * 1e6 / Math.Max(1, f.Calls),10:F1} {ProfileReportText.Name(f.Launches[i].Estimate.Binding.Kind),-8} {f.Launches[i].Estimate.FractionOfRoofline,8:P0}"
+                    : "";
+                Console.WriteLine($"{left} | {right}");
+            }
+        }
+
+        if (json is not null)
+        {
+            File.WriteAllText(json.FullName, $"{{\"exact\": {exact.ToJson()}, \"fast\": {fast.ToJson()}}}");
+        }
+
+        return 0;
+    }
+
+    private static string Clip(string s, int width) => s.Length <= width ? s : s[..(width - 1)] + "…";
 
     private static void PrintCalibration(MeasuredProfile measured, EmulatorOptions options)
     {

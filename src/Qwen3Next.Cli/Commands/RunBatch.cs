@@ -21,7 +21,7 @@ internal static class RunBatch
     public const int DefaultPrefillChunk = 256;
 
     public sealed record Settings(string Folder, string PromptsPath, int MaxBatch, int MaxNewTokens, SamplingOptions Sampling, int PrefillChunk,
-        bool StopAtEos, bool CheckActivations, string Backend, FileInfo? Json);
+        bool StopAtEos, bool CheckActivations, string Backend, Precision? Precision, FileInfo? Json);
 
     public static int Execute(Settings s)
     {
@@ -30,12 +30,12 @@ internal static class RunBatch
         var prompts = PromptsFile.Read(s.PromptsPath, checkpoint.Config, tokenizer);
         var stops = s.StopAtEos ? checkpoint.Config.EosTokenIds.ToHashSet() : null;
         var requests = prompts.Select((p, i) => new GenerationRequest(p, s.MaxNewTokens, s.Sampling with { Seed = s.Sampling.Seed + i }, stops)).ToArray();
-        using var kernels = BackendRegistry.Create(s.Backend);
+        using var kernels = BackendRegistry.Create(s.Backend, s.Precision);
         using var model = LoadingProgress.Load(kernels, checkpoint);
         model.CheckActivations = s.CheckActivations;
 
         Console.WriteLine($"model    {s.Folder}");
-        Console.WriteLine($"backend  {kernels.Name}");
+        Console.WriteLine($"backend  {kernels.Name} ({kernels.Precision.Name()} precision)");
         Console.WriteLine($"prompts  {prompts.Count} from {s.PromptsPath}, at most {s.MaxBatch} at once");
         var result = ContinuousBatchScheduler.Generate(model, requests, s.MaxBatch, prefillChunk: s.PrefillChunk);
         for (int i = 0; i < result.Results.Count; i++)

@@ -280,6 +280,14 @@ internal sealed unsafe partial class Interpreter
         }
 
         var pending = w.Pending;
+        if (ins.Op == Op.Mov && ins.Guard < 0 && pending[ins.A >> 5] != 0)
+        {
+            // ptxas folds a PTX mov into register allocation (the model does not issue it either): it does not wait for
+            // the load, its destination is the load's value, still in flight (ILGPU copies loaded values into phi registers).
+            w.MarkPending(ins.D >> 5);
+            return;
+        }
+
         bool waits = (ins.A >= 0 && pending[ins.A >> 5] != 0) || (ins.B >= 0 && pending[ins.B >> 5] != 0)
             || (ins.C >= 0 && pending[ins.C >> 5] != 0) || (ins.E >= 0 && pending[ins.E >> 5] != 0)
             || (ins.Guard >= 0 && pending[ins.Guard >> 5] != 0);
@@ -294,7 +302,7 @@ internal sealed unsafe partial class Interpreter
 
         if (waits)
         {
-            w.RoundTrips++;
+            w.RoundTrips += 1;
             w.ClearPending();
         }
     }

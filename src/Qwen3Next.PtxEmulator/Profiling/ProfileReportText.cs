@@ -17,7 +17,7 @@ public static class ProfileReportText
         var spec = report.Spec;
         var sb = new StringBuilder();
         sb.AppendLine(ProfileReport.Label);
-        sb.AppendLine(Invariant, $"H200: {spec.Sms} SMs at {spec.ClockHz / 1e9:F2} GHz, HBM {spec.HbmAchievableBytesPerSecond / 1e12:F1} TB/s achievable ({spec.HbmPeakBytesPerSecond / 1e12:F1} peak), mma.sync at {spec.MmaSyncFractionOfPeak:P0} of the {spec.TensorPeakFlops / 1e12:F0} TFLOPs tensor peak");
+        sb.AppendLine(Invariant, $"H200: {spec.Sms} SMs at {spec.ClockHz / 1e9:F2} GHz, HBM {spec.HbmAchievableBytesPerSecond / 1e12:F1} TB/s achievable ({spec.HbmPeakBytesPerSecond / 1e12:F1} peak), wgmma at the {spec.TensorPeakFlops / 1e12:F0} TFLOPs tensor peak, mma.sync at {spec.MmaSyncFractionOfPeak:P0} of it");
         sb.AppendLine();
         sb.AppendLine(Invariant, $"{"op / kernel",-34} {"grid",-16} {"block",-14} {"×",4} {"modeled µs",11} {"bound",-10} {"roofline",8}  occupancy");
         foreach (var op in report.Ops)

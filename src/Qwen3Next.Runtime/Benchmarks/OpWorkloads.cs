@@ -26,10 +26,27 @@ public static class OpWorkloads
     /// <summary>Prefill tokens and decode context length per scale.</summary>
     public static (int PrefillTokens, int Context) Lengths(BenchmarkScale scale) => scale == BenchmarkScale.Real ? (512, 4096) : (64, 128);
 
-    public static OpWorkload Create(string name, IKernelBackend b, BenchmarkScale scale, int seed = 1)
+    /// <summary>Workloads of the ptx backend alone (they call its launchers below the op contracts).</summary>
+    public static readonly string[] PtxNames = [ExpertGemmWorkload.Name];
+
+    /// <summary>Builds <paramref name="name"/> at <paramref name="scale"/>; <paramref name="prefillTokens"/> overrides the
+    /// scale's prefill length (e.g. 32768 for the long-prompt shapes of the tensor-core issue).</summary>
+    public static OpWorkload Create(string name, IKernelBackend b, BenchmarkScale scale, int seed = 1, int? prefillTokens = null)
     {
         var s = Shapes(scale);
         var (prefill, context) = Lengths(scale);
+        if (prefillTokens is { } tokens)
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(tokens, 1, nameof(prefillTokens));
+            prefill = tokens;
+        }
+
+        if (name == ExpertGemmWorkload.Name)
+        {
+            return ExpertGemmWorkload.Create(b as Backends.Ptx.PtxBackend
+                ?? throw new ArgumentException($"The {name} workload runs on the ptx backends only (it drives their grouped expert GEMMs directly)."), s.Moe, prefill, seed);
+        }
+
         var random = new Random(seed);
         var owned = new List<IDisposable>();
         T Own<T>(T d) where T : IDisposable

@@ -142,6 +142,8 @@ public sealed partial class LayerWeightStreaming : IDisposable
     {
         public long Offset { get; } = offset;
 
+        public long ElementOffset => Offset;
+
         public PinnedHostBuffer<ushort> Host { get; } = host;
 
         public ArrayView<ushort> Current

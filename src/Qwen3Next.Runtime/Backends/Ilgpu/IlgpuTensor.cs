@@ -33,6 +33,9 @@ public sealed class IlgpuWeight : DeviceWeight
 
     public ArrayView<ushort> Bits => bits?.View ?? staged?.Current ?? throw new InvalidOperationException($"Weight '{Name}' is a vector, not a bf16 matrix.");
 
+    /// <summary>Elements between the start of the device buffer and <see cref="Bits"/> (0 unless staged): wide loads need it aligned.</summary>
+    public long BitsOffset => staged?.ElementOffset ?? 0;
+
     public ArrayView<float> Values => floats?.View ?? throw new InvalidOperationException($"Weight '{Name}' is a bf16 matrix, not a vector.");
 
     protected override void Release()
@@ -46,4 +49,7 @@ public sealed class IlgpuWeight : DeviceWeight
 public interface IStagedBits
 {
     ArrayView<ushort> Current { get; }
+
+    /// <summary>Where the matrix starts in its staging buffer, in elements.</summary>
+    long ElementOffset { get; }
 }

@@ -19,6 +19,7 @@ public sealed class IlgpuBasicOps : IBasicOps
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float, int> rmsNorm;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, int, int> gemv;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, int, int, int> gemm;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<ulong>, ArrayView<float>, int, int, int> warpGemv;
     private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>> add;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<int>, int, int> argmax;
 
@@ -30,6 +31,7 @@ public sealed class IlgpuBasicOps : IBasicOps
         kernels.Load(out rmsNorm, BasicKernels.RmsNorm);
         kernels.Load(out gemv, BasicKernels.Gemv);
         kernels.Load(out gemm, BasicKernels.Gemm);
+        kernels.Load(out warpGemv, DecodeGemvKernels.WarpPerFeaturePair);
         kernels.Load(out add, BasicKernels.Add);
         kernels.Load(out argmax, BasicKernels.ArgmaxRows);
     }
@@ -54,9 +56,23 @@ public sealed class IlgpuBasicOps : IBasicOps
     {
         using var use = OpContracts.MatMul(backend.Access, x, weight, y, rows);
         var (xv, wv, yv) = (IlgpuBackend.T(x).View, IlgpuBackend.W(weight).Bits, IlgpuBackend.T(y).View);
+        // 8-byte weight chunks need in % 4 == 0 and a 4-element-aligned view.
+        bool chunked = weight.Cols % 4 == 0 && IlgpuBackend.W(weight).BitsOffset % 4 == 0;
         var kernel = MatMulChoice != MatMulKernel.Auto ? MatMulChoice
+            : rows <= GemvMaxRows && !backend.IsCpuAccelerator && chunked ? MatMulKernel.WarpPerFeature
             : rows <= GemvMaxRows || backend.IsCpuAccelerator ? MatMulKernel.WeightStationary : MatMulKernel.Tiled;
-        if (kernel == MatMulKernel.WeightStationary)
+        if (kernel == MatMulKernel.WarpPerFeature)
+        {
+            if (!chunked)
+            {
+                throw new ArgumentException($"The warp-per-feature GEMV reads 4 bf16 weights at a time: in = {weight.Cols} must be a multiple of 4.", nameof(weight));
+            }
+
+            int pairs = (weight.Rows + 1) / 2, warps = DecodeGemvKernels.GroupSize / backend.Accelerator.WarpSize;
+            warpGemv(Stream, new KernelConfig(backend.GridSize((pairs + warps - 1) / warps), DecodeGemvKernels.GroupSize), xv.SubView(0, (long)rows * weight.Cols).Cast<Float4>(), wv.SubView(0, (long)weight.Rows * weight.Cols).Cast<ulong>(), yv, rows,
+                weight.Rows, weight.Cols);
+        }
+        else if (kernel == MatMulKernel.WeightStationary)
         {
             int group = backend.GroupSize(BasicKernels.GemvMaxGroup);
             gemv(Stream, new KernelConfig(backend.GridSize((weight.Rows + group - 1) / group), group), xv, wv, yv, rows, weight.Rows, weight.Cols);
@@ -84,10 +100,12 @@ public sealed class IlgpuBasicOps : IBasicOps
     }
 }
 
-/// <summary>The two matmul kernels: weight-stationary (decode; the CPU accelerator) and register-tiled (GPU prefill).</summary>
+/// <summary>The matmul kernels: warp per feature pair (GPU decode), weight-stationary (decode on the CPU accelerator) and
+/// register-tiled (GPU prefill).</summary>
 public enum MatMulKernel
 {
     Auto,
     WeightStationary,
     Tiled,
+    WarpPerFeature,
 }
