@@ -33,6 +33,12 @@ static struct {
     int32_t (*sampler_free)(qn_sampler);
     int32_t (*sample)(qn_sampler, const float*, int32_t, int32_t*);
     int32_t (*generate)(qn_model, const int32_t*, int32_t, int32_t, qn_sampler, qn_token_callback, void*, int32_t*, int32_t*);
+    int32_t (*batch_create)(qn_model, int32_t, int32_t, int32_t, qn_batch*);
+    int32_t (*batch_free)(qn_batch);
+    int32_t (*batch_add)(qn_batch, qn_sequence*);
+    int32_t (*batch_finish)(qn_batch, qn_sequence);
+    int32_t (*batch_step)(qn_batch, const qn_sequence*, const int32_t*, int32_t, const int32_t*);
+    int32_t (*batch_logits)(qn_batch, qn_sequence, float*, int32_t);
 } fn;
 
 /* The folder of this library: Qwen3Next.Native.dll and its runtimeconfig.json sit beside it. */
@@ -93,6 +99,8 @@ static void start_runtime(void) {
         {"SessionStep", (void**)&fn.session_step}, {"SessionLogits", (void**)&fn.session_logits},
         {"SessionPosition", (void**)&fn.session_position}, {"SamplerCreate", (void**)&fn.sampler_create},
         {"SamplerFree", (void**)&fn.sampler_free}, {"Sample", (void**)&fn.sample}, {"Generate", (void**)&fn.generate},
+        {"BatchCreate", (void**)&fn.batch_create}, {"BatchFree", (void**)&fn.batch_free}, {"BatchAdd", (void**)&fn.batch_add},
+        {"BatchFinish", (void**)&fn.batch_finish}, {"BatchStep", (void**)&fn.batch_step}, {"BatchLogits", (void**)&fn.batch_logits},
     };
     for (size_t i = 0; i < sizeof entries / sizeof entries[0]; i++) {
         rc = load(assembly, EXPORTS_TYPE, entries[i].method, UNMANAGEDCALLERSONLY_METHOD, NULL, entries[i].slot);
@@ -128,3 +136,13 @@ qn_status qn_generate(qn_model model, const int32_t* prompt, int32_t prompt_coun
                       qn_token_callback on_token, void* user, int32_t* tokens, int32_t* count) {
     FORWARD(generate(model, prompt, prompt_count, max_new_tokens, sampler, on_token, user, tokens, count));
 }
+qn_status qn_batch_create(qn_model model, int32_t max_sequences, int32_t max_tokens_per_sequence, int32_t page_size, qn_batch* batch) {
+    FORWARD(batch_create(model, max_sequences, max_tokens_per_sequence, page_size, batch));
+}
+qn_status qn_batch_free(qn_batch batch) { FORWARD(batch_free(batch)); }
+qn_status qn_batch_add(qn_batch batch, qn_sequence* sequence) { FORWARD(batch_add(batch, sequence)); }
+qn_status qn_batch_finish(qn_batch batch, qn_sequence sequence) { FORWARD(batch_finish(batch, sequence)); }
+qn_status qn_batch_step(qn_batch batch, const qn_sequence* sequences, const int32_t* token_counts, int32_t count, const int32_t* tokens) {
+    FORWARD(batch_step(batch, sequences, token_counts, count, tokens));
+}
+qn_status qn_batch_logits(qn_batch batch, qn_sequence sequence, float* logits, int32_t capacity) { FORWARD(batch_logits(batch, sequence, logits, capacity)); }

@@ -9,8 +9,7 @@
  * thread; forward passes of one model take turns. The .NET 10 runtime must be installed (DOTNET_ROOT, or the
  * default locations nethost searches).
  *
- * Batched decoding (several sessions in one forward pass) has no call yet: step each session on its own. It will
- * be qn_batch_step(const qn_session* sessions, ...) once the runtime batches.
+ * Many sequences in one forward pass (continuous batching, as engines serve): qn_batch_* below.
  */
 #ifndef QWEN3NEXT_H
 #define QWEN3NEXT_H
@@ -24,6 +23,8 @@ extern "C" {
 typedef uint64_t qn_model;   /* a loaded checkpoint on one backend */
 typedef uint64_t qn_session; /* one sequence: its recurrent states and KV cache */
 typedef uint64_t qn_sampler; /* temperature / top-p / top-k sampling with its own random state */
+typedef uint64_t qn_batch;   /* many sequences of one model: a state slot each, a shared paged KV cache */
+typedef int64_t qn_sequence; /* a sequence of a batch (ids start at 0 and are never reused within the batch) */
 
 typedef enum qn_status {
     QN_OK = 0,
@@ -61,6 +62,23 @@ qn_status qn_session_step(qn_session session, const int32_t* tokens, int32_t cou
 qn_status qn_session_logits(qn_session session, float* logits, int32_t capacity);
 /* Tokens consumed so far. */
 qn_status qn_session_position(qn_session session, int32_t* position);
+
+/* A batch of up to max_sequences sequences of up to max_tokens_per_sequence tokens each, the KV cache in pages of
+ * page_size tokens (32 is a good default). Too large for the backend: QN_OUT_OF_RANGE with the bytes needed. */
+qn_status qn_batch_create(qn_model model, int32_t max_sequences, int32_t max_tokens_per_sequence, int32_t page_size, qn_batch* batch);
+qn_status qn_batch_free(qn_batch batch);
+/* Starts a sequence in a free (zeroed) state slot; QN_INVALID_STATE when all are taken. */
+qn_status qn_batch_add(qn_batch batch, qn_sequence* sequence);
+/* Ends a sequence: its slot and KV pages go back to the batch, and its id is unknown afterwards. */
+qn_status qn_batch_finish(qn_batch batch, qn_sequence sequence);
+/* One forward pass over count distinct sequences: sequence i feeds token_counts[i] >= 1 tokens (a prompt chunk or one
+ * generated token), taken in order from tokens[sum of token_counts]. Everything is checked before anything runs (an
+ * unknown sequence, one named twice, an id outside the vocabulary, a sequence past its maximum, too few free KV pages):
+ * a refused step changes nothing. QN_NON_FINITE names a sequence whose logits are NaN/Inf (it must be finished; the
+ * others' logits are kept). */
+qn_status qn_batch_step(qn_batch batch, const qn_sequence* sequences, const int32_t* token_counts, int32_t count, const int32_t* tokens);
+/* Copies a sequence's logits after its last step (vocab_size floats) into logits[capacity]; sample with qn_sample. */
+qn_status qn_batch_logits(qn_batch batch, qn_sequence sequence, float* logits, int32_t capacity);
 
 /* temperature 0 is greedy (argmax, lowest id on ties); top_p in (0, 1]; top_k 0 keeps all. */
 qn_status qn_sampler_create(float temperature, float top_p, int32_t top_k, int32_t seed, qn_sampler* sampler);

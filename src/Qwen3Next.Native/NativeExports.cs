@@ -11,11 +11,11 @@ namespace Qwen3Next.Native;
 /// code and never lets an exception out (an exception crossing into native code would end the process): failures set
 /// the thread's last-error message. Handles are 64-bit ids from <see cref="HandleTable"/>.
 /// </summary>
-/// <remarks>Batched calls (several sessions in one forward pass) have no entry point yet: the runtime steps one session
-/// per call. When Qwen3NextModel gains a batched forward, qn_batch_step goes here, taking an array of session handles.</remarks>
+/// <remarks>qn_batch_* is <see cref="BatchSession"/>: many sequences in one forward pass, each named by its sequence id
+/// within the batch.</remarks>
 public static unsafe class NativeExports
 {
-    private const string Model = "model", Session = "session", Sampler = "sampler";
+    private const string Model = "model", Session = "session", Sampler = "sampler", Batch = "batch";
 
     [UnmanagedCallersOnly]
     public static byte* LastErrorMessage() => LastError.Pointer;
@@ -76,6 +76,92 @@ public static unsafe class NativeExports
     {
         var last = HandleTable.Get<NativeSession>(session, Session).LastLogits
             ?? throw new InvalidOperationException("The session has no logits yet: call qn_session_step first.");
+        if (capacity < last.Length)
+        {
+            throw new BufferTooSmallException($"The logits need {last.Length} floats; the buffer holds {capacity}.");
+        }
+
+        last.CopyTo(new Span<float>(Out(logits), capacity));
+    });
+
+    [UnmanagedCallersOnly]
+    public static int BatchCreate(ulong model, int maxSequences, int maxTokensPerSequence, int pageSize, ulong* batch) => Run(() =>
+    {
+        Out(batch)[0] = 0;
+        var loaded = HandleTable.Get<Qwen3NextModel>(model, Model);
+        Out(batch)[0] = HandleTable.Add(new NativeBatch(loaded.CreateBatch(new BatchOptions(maxSequences, maxTokensPerSequence, pageSize))));
+    });
+
+    [UnmanagedCallersOnly]
+    public static int BatchFree(ulong batch) => Run(() => HandleTable.Remove<NativeBatch>(batch, Batch).Session.Dispose());
+
+    [UnmanagedCallersOnly]
+    public static int BatchAdd(ulong batch, long* sequence) => Run(() =>
+    {
+        Out(sequence)[0] = -1;
+        Out(sequence)[0] = HandleTable.Get<NativeBatch>(batch, Batch).Session.Add().Value;
+    });
+
+    [UnmanagedCallersOnly]
+    public static int BatchFinish(ulong batch, long sequence) => Run(() =>
+    {
+        var b = HandleTable.Get<NativeBatch>(batch, Batch);
+        b.Session.Finish(new SequenceId(sequence));
+        b.Logits.TryRemove(sequence, out _);
+    });
+
+    /// <summary>One forward pass: sequence i of <paramref name="sequences"/> feeds <paramref name="tokenCounts"/>[i] tokens,
+    /// taken in order from the packed <paramref name="tokens"/>. Every sequence's logits are kept; a sequence whose logits are
+    /// non-finite makes the call NonFinite (naming it) after the others' logits are kept.</summary>
+    [UnmanagedCallersOnly]
+    public static int BatchStep(ulong batch, long* sequences, int* tokenCounts, int count, int* tokens) => Run(() =>
+    {
+        var b = HandleTable.Get<NativeBatch>(batch, Batch);
+        ArgumentOutOfRangeException.ThrowIfLessThan(count, 1, nameof(count));
+        var ids = new ReadOnlySpan<long>(In(sequences, nameof(sequences)), count);
+        var counts = new ReadOnlySpan<int>(In(tokenCounts, nameof(tokenCounts)), count);
+        long total = 0;
+        foreach (int n in counts)
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(n, 1, nameof(tokenCounts));
+            total += n;
+        }
+
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(total, int.MaxValue, "the sum of token_counts");
+        var packed = new ReadOnlySpan<int>(In(tokens, nameof(tokens)), (int)total).ToArray();
+        var steps = new SequenceStep[count];
+        for (int i = 0, at = 0; i < count; at += counts[i], i++)
+        {
+            steps[i] = new SequenceStep(new SequenceId(ids[i]), packed.AsMemory(at, counts[i]));
+        }
+
+        string? fault = null;
+        foreach (var output in b.Session.Step(steps))
+        {
+            if (output.Logits is { } logits)
+            {
+                b.Logits[output.Sequence.Value] = logits;
+            }
+            else
+            {
+                b.Logits.TryRemove(output.Sequence.Value, out _);
+                fault ??= $"{output.Sequence}: {output.Fault}";
+            }
+        }
+
+        if (fault is not null)
+        {
+            throw new NonFiniteValueException(fault, b.Session.Steps - 1, null, double.NaN);
+        }
+    });
+
+    [UnmanagedCallersOnly]
+    public static int BatchLogits(ulong batch, long sequence, float* logits, int capacity) => Run(() =>
+    {
+        var b = HandleTable.Get<NativeBatch>(batch, Batch);
+        _ = b.Session.Length(new SequenceId(sequence));
+        var last = b.Logits.TryGetValue(sequence, out var kept) ? kept
+            : throw new InvalidOperationException($"sequence {sequence} has no logits yet: step it with qn_batch_step first.");
         if (capacity < last.Length)
         {
             throw new BufferTooSmallException($"The logits need {last.Length} floats; the buffer holds {capacity}.");

@@ -29,6 +29,14 @@ public sealed class NativeAbiTests
     }
 
     [Test]
+    public void BatchedSequencesGenerateWhatTheyGenerateAloneAndMisuseIsAStatus()
+    {
+        var (code, stdout, stderr) = Python(Path.Combine("tests", "native", "abi_batch.py"), Library(), Checkpoint.GoldenData.TinyModel);
+        Assert.That(code, Is.Zero, stdout + stderr);
+        Assert.That(stdout, Does.Match(@"\d+ passed, 0 failed"));
+    }
+
+    [Test]
     public void TheReadmesFiveLinePythonExampleRuns()
     {
         string readme = File.ReadAllText(Repository("README.md"));
@@ -56,7 +64,7 @@ public sealed class NativeAbiTests
         string shim = File.ReadAllText(Repository("native/qwen3next.c"));
         var exported = System.Text.RegularExpressions.Regex.Matches(shim, @"^(?:qn_status|const char\*) (qn_\w+)\(", System.Text.RegularExpressions.RegexOptions.Multiline)
             .Select(m => m.Groups[1].Value).ToList();
-        Assert.That(exported, Has.Count.EqualTo(13));
+        Assert.That(exported, Has.Count.EqualTo(19));
         Assert.That(exported.Where(name => !header.Contains($" {name}(", StringComparison.Ordinal)), Is.Empty);
     }
 
