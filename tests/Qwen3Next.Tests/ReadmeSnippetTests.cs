@@ -5,7 +5,7 @@ using NUnit.Framework;
 
 namespace Qwen3Next.Tests;
 
-/// <summary>The README's library snippet compiles as printed (a console program with the SDK's implicit usings),
+/// <summary>The README's library snippets compile as printed (a console program with the SDK's implicit usings),
 /// against the runtime assembly these tests use.</summary>
 public sealed class ReadmeSnippetTests
 {
@@ -20,13 +20,16 @@ public sealed class ReadmeSnippetTests
         global using System.Threading.Tasks;
         """;
 
-    [Test]
-    public void TheLibrarySnippetCompiles()
+    /// <summary>The first C# block after <paramref name="heading"/>: the library snippet, and the batching one.</summary>
+    [TestCase("## The library API", "Generator.Generate")]
+    [TestCase("### Many sequences at once", "batch.Step")]
+    public void TheLibrarySnippetCompiles(string heading, string marker)
     {
         string readme = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "data", "README.md"));
-        var section = readme[readme.IndexOf("## The library API", StringComparison.Ordinal)..];
-        string snippet = Regex.Match(section, "```csharp\n(.*?)```", RegexOptions.Singleline).Groups[1].Value;
-        Assert.That(snippet, Does.Contain("Generator.Generate"), "the snippet was found");
+        int at = readme.IndexOf(heading, StringComparison.Ordinal);
+        Assert.That(at, Is.GreaterThanOrEqualTo(0), $"the README has a section {heading}");
+        string snippet = Regex.Match(readme[at..], "```csharp\n(.*?)```", RegexOptions.Singleline).Groups[1].Value;
+        Assert.That(snippet, Does.Contain(marker), "the snippet was found");
 
         var parse = new CSharpParseOptions(LanguageVersion.Latest);
         var references = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator)
