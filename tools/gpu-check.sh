@@ -22,6 +22,8 @@ if ! ldconfig -p | grep -q 'libcuda.so.1'; then
 fi
 # BenchmarkDotNet refuses to run from a temp folder, so the programs unpack inside .gpu/.
 ln -sfn "$PWD/tests/data/golden" .gpu/run/tests/data/golden
+# The tiny model the CLI and the batched-decode benchmark find beside their assemblies is the tree's copy too.
+for prog in app bench; do mkdir -p .gpu/run/$prog/models && ln -sfn "$PWD/tests/data/golden/models/tiny-qwen3-next" .gpu/run/$prog/models/tiny-qwen3-next; done
 
 step "device"
 nvidia-smi >"$results/nvidia-smi.txt" 2>&1; head -15 "$results/nvidia-smi.txt"

@@ -22,7 +22,7 @@ dotnet publish tests/Qwen3Next.Tests -c "$CONFIG" -o "$stage/tests" --nologo -v 
 dotnet publish bench/Qwen3Next.Bench -c "$CONFIG" -o "$stage/bench" --nologo -v quiet -p:UseAppHost=false
 # Golden data stays in the tree (check.sh links it in); BenchmarkDotNet's Windows PDB readers, disassemblers and
 # ETW reader serve diagnosers this pack never enables.
-rm -rf "$stage/app/models" "$stage/tests/data/golden" "$stage/tests/models" "$stage"/*/*.pdb \
+rm -rf "$stage/app/models" "$stage/bench/models" "$stage/tests/data/golden" "$stage/tests/models" "$stage"/*/*.pdb \
   "$stage"/bench/{x86,amd64,arm64} "$stage"/bench/runtimes/{win*,osx*,linux-arm*,linux-musl*} "$stage"/bench/runtimes/linux-x64/native/libcapstone.so \
   "$stage"/bench/Iced.dll "$stage"/bench/Microsoft.Diagnostics.Tracing.TraceEvent.dll \
   "$stage"/tests/Microsoft.CodeAnalysis*.dll \
