@@ -72,6 +72,7 @@ case "$verb" in
   gpu-pack)
     build
     bash tools/gpu-pack.sh
+    rm -f "$stamp"   # publishing without an app host rewrote bin/: the next build must restore it
     ;;
   *)
     echo "usage: ./build.sh [build|test|run [ARGS]|cli ARGS|bench [ARGS]|ptx|gpu-pack]" >&2
