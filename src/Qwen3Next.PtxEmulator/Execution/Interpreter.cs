@@ -247,6 +247,8 @@ internal sealed unsafe partial class Interpreter : IDisposable
         w.WarpPc = 0;
         w.RoundTrips = 0;
         w.ClearPending();
+        w.Copies.Clear();
+        Array.Clear(w.CommittedGroups);
 
         var (bx, by, bz) = (geometry.Block.X, geometry.Block.Y, geometry.Block.Z);
         foreach (var (reg, kind) in kernel.Specials)
@@ -510,8 +512,15 @@ internal sealed unsafe partial class Interpreter : IDisposable
             case Op.BarWarpSync:
             case Op.Vote:
             case Op.Mma:
+            case Op.LdMatrix:
             case Op.Activemask:
                 return Collective(w, in ins, pc, mask, exec);
+            case Op.CpAsync:
+            case Op.CpAsyncCommit:
+            case Op.CpAsyncWait:
+                AsyncCopy(w, in ins, pc, exec);
+                Advance(w, pc, mask);
+                return true;
             case Op.Trap:
                 if (exec != 0)
                 {

@@ -74,6 +74,12 @@ internal sealed unsafe class Warp : IDisposable
 
     public long RoundTrips;
 
+    /// <summary>cp.async copies issued and not yet completed by a wait, in issue order (all lanes).</summary>
+    public List<PendingCopy> Copies { get; } = [];
+
+    /// <summary>Per lane: cp.async groups committed so far (the next group's number).</summary>
+    public int[] CommittedGroups { get; } = new int[32];
+
     public uint Runnable => Live & ~BarrierWait & ~CollectiveWait;
 
     /// <summary>Gives every live lane its own PC (entering divergence).</summary>
@@ -123,3 +129,27 @@ internal sealed unsafe class Warp : IDisposable
         }
     }
 }
+
+/// <summary>
+/// One lane's cp.async in flight: the source bytes were read when it was issued (checked there), the shared
+/// destination is written when a cp.async.wait_group / wait_all completes it.
+/// </summary>
+internal struct PendingCopy
+{
+    public int Lane;
+    public int Pc;
+    public uint SharedOffset;
+
+    /// <summary>Bytes written to shared memory (cp-size); those past <see cref="SourceBytes"/> are zeros.</summary>
+    public int Bytes;
+    public int SourceBytes;
+
+    /// <summary>The commit group, or -1 while not committed.</summary>
+    public int Group;
+
+    /// <summary>The warp's round-trip count when issued: a wait that completes it before another round trip pays one.</summary>
+    public long IssuedAtRoundTrip;
+    public ulong Low;
+    public ulong High;
+}
+

@@ -102,7 +102,7 @@ internal sealed class LaunchSanitizer
             {
                 long i = offset + BitOperations.TrailingZeroCount(~initWord & bits) - (offset & 63);
                 Report(SanitizerRule.UninitialisedRead, pc, tid, KernelDecoderWindows.Shared + offset,
-                    $"shared memory at offset {i} is read before any thread of the block wrote it");
+                    $"shared memory at offset {i} is read before any thread of the block wrote it (or before the cp.async that writes it completed)");
             }
         }
         else
@@ -160,6 +160,19 @@ internal sealed class LaunchSanitizer
                 readerSync[w] = Math.Max(readerSync[w], warpSync);
             }
         }
+    }
+
+    /// <summary>A cp.async to [offset, offset + bytes) was issued: until a wait completes it the bytes are undefined, so
+    /// a read before then is reported as a read of uninitialised shared memory.</summary>
+    public void SharedPendingAsync(uint offset, int bytes)
+    {
+        if (!Checks)
+        {
+            return;
+        }
+
+        ulong bits = (bytes >= 64 ? ulong.MaxValue : (1ul << bytes) - 1) << (int)(offset & 63);
+        sharedInit[offset >> 6] &= ~bits;
     }
 
     private static bool Ordered(int otherTid, int otherSync, int warp, int warpSync)
