@@ -3,11 +3,11 @@
 // fp32 accumulation, online softmax in fp32 (exp2 with the log2(e) folded
 // into the score scale), K/V tiles double-buffered in shared memory by
 // cp.async so tile i+1 loads while tile i is multiplied.
-// Packed variable-length batch (kernels/README.md, batching conventions):
-// sequence b owns tokens cu_seqlens[b] .. cu_seqlens[b+1]-1, token t has
-// absolute position positions[t] (consecutive within a sequence) and sees
-// keys 0 .. positions[t] of its own sequence, read from the paged bf16 cache:
-// key p of sequence b, KV head j is row (p % page_size) of page
+// Packed variable-length batch (kernels/README.md, "Batches"): sequence b
+// owns tokens cu_seqlens[b] .. cu_seqlens[b+1]-1 and, after this step's
+// tokens were appended, context_lens[b] cache rows; its local token i sees
+// cache indices 0 .. ctx[b] - len(b) + i, read from the paged bf16 cache:
+// index p of sequence b, KV head j is row (p % page_size) of page
 // block_tables[b * max_pages + p / page_size] in the pools
 // k_pages, v_pages bf16 [num_pages, Hkv, page_size, D].
 // One block = 128 query rows = 128/G tokens x the G = Hq/Hkv query heads of
@@ -18,7 +18,7 @@
 // the A fragments of P·V (tc_sm80.cuh). 64-key tiles.
 // q fp32 [T, Hq, D] (normed + roped), qg fp32 [T, Hq, 2D] (gate = second
 // half of each head), y fp32 [T, Hq*D] = softmax(q kᵀ scale) v * sigmoid(gate).
-// Grid (ceil(max_seqlen / (128/G)), B, Hkv), block 256,
+// Grid (ceil(max_len / (128/G)), Hkv, B), block 256,
 // dyn smem = 768 * (D + 8) bytes (202,752 at D = 256). D in {64, 128, 256},
 // G divides 128.
 #include "bf16.cuh"
@@ -32,20 +32,21 @@ extern __shared__ __align__(16) unsigned short ftc_smem[];
 template <int D>
 __device__ __forceinline__ void ftc_impl(float* __restrict__ y, const float* __restrict__ q, const float* __restrict__ qg,
         const unsigned short* __restrict__ k_pages, const unsigned short* __restrict__ v_pages,
-        const int* __restrict__ cu_seqlens, const int* __restrict__ positions, const int* __restrict__ block_tables,
-        int max_pages, int Hq, int Hkv, int page_size, float scale) {
+        const int* __restrict__ cu_seqlens, const int* __restrict__ context_lens, const int* __restrict__ block_tables,
+        int Hq, int Hkv, int page_size, int max_pages, float scale) {
     constexpr int LDS = D + 8;                 // +16 bytes per row: ldmatrix rows fall in distinct banks
     constexpr int CPR = D / 8;                 // 16-byte chunks per row
     constexpr int RPT = FTC_BK * CPR / 256;    // K (and V) rows each thread copies per tile
     constexpr int STAGE = 2 * FTC_BK * LDS;    // K then V of one tile, in halves
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane >> 2, t4 = lane & 3;
-    const int b = blockIdx.y, j = blockIdx.z, G = Hq / Hkv, BQ = FTC_ROWS / G;
+    const int j = blockIdx.y, b = blockIdx.z, G = Hq / Hkv, BQ = FTC_ROWS / G;
     const int seq0 = cu_seqlens[b], len = cu_seqlens[b + 1] - seq0;
     const int t0 = blockIdx.x * BQ;
     if (t0 >= len) return;
     const int nvalid = min(BQ, len - t0);
-    const int qpos_first = positions[seq0 + t0];
-    const int qpos_last = positions[seq0 + t0 + nvalid - 1];
+    const int first_idx = context_lens[b] - len + t0;   // cache index the block's first token sees up to
+    const int qpos_first = first_idx;
+    const int qpos_last = first_idx + nvalid - 1;
     const int ntiles = qpos_last / FTC_BK + 1;      // keys 0 .. qpos_last
     const float c = scale * 1.4426950408889634f;   // scores in log2 units
 
@@ -72,8 +73,8 @@ __device__ __forceinline__ void ftc_impl(float* __restrict__ y, const float* __r
 
     // This thread's two rows: r0 = 16 warp + g and r0 + 8.
     const int r0 = warp * 16 + g, tk0 = r0 / G, tk1 = (r0 + 8) / G;
-    const int qp0 = tk0 < nvalid ? positions[seq0 + t0 + tk0] : -1;
-    const int qp1 = tk1 < nvalid ? positions[seq0 + t0 + tk1] : -1;
+    const int qp0 = tk0 < nvalid ? first_idx + tk0 : -1;
+    const int qp1 = tk1 < nvalid ? first_idx + tk1 : -1;
 
     // K/V copy: thread copies chunk (tid % CPR) of rows tid / CPR + (256 / CPR) i. Page ids are loaded one tile ahead.
     const int crow = tid / CPR, ccol = tid % CPR;
@@ -228,13 +229,13 @@ __device__ __forceinline__ void ftc_impl(float* __restrict__ y, const float* __r
 extern "C" __global__ void __launch_bounds__(256, 1)
 attn_flash_prefill_tc(float* __restrict__ y, const float* __restrict__ q, const float* __restrict__ qg,
                       const unsigned short* __restrict__ k_pages, const unsigned short* __restrict__ v_pages,
-                      const int* __restrict__ cu_seqlens, const int* __restrict__ positions,
-                      const int* __restrict__ block_tables, int max_pages, int Hq, int Hkv, int D, int page_size,
+                      const int* __restrict__ cu_seqlens, const int* __restrict__ context_lens,
+                      const int* __restrict__ block_tables, int Hq, int Hkv, int D, int page_size, int max_pages,
                       float scale) {
     switch (D) {
-        case 64: ftc_impl<64>(y, q, qg, k_pages, v_pages, cu_seqlens, positions, block_tables, max_pages, Hq, Hkv, page_size, scale); break;
-        case 128: ftc_impl<128>(y, q, qg, k_pages, v_pages, cu_seqlens, positions, block_tables, max_pages, Hq, Hkv, page_size, scale); break;
-        case 256: ftc_impl<256>(y, q, qg, k_pages, v_pages, cu_seqlens, positions, block_tables, max_pages, Hq, Hkv, page_size, scale); break;
+        case 64: ftc_impl<64>(y, q, qg, k_pages, v_pages, cu_seqlens, context_lens, block_tables, Hq, Hkv, page_size, max_pages, scale); break;
+        case 128: ftc_impl<128>(y, q, qg, k_pages, v_pages, cu_seqlens, context_lens, block_tables, Hq, Hkv, page_size, max_pages, scale); break;
+        case 256: ftc_impl<256>(y, q, qg, k_pages, v_pages, cu_seqlens, context_lens, block_tables, Hq, Hkv, page_size, max_pages, scale); break;
         default: break;
     }
 }

@@ -295,9 +295,9 @@ gdn_tc_prepare(unsigned short* __restrict__ qb, unsigned short* __restrict__ kb,
 // dynamic smem: 3 * (2*64*(Dk+8)*2 + 64*40*2 + 64*4)
 template <int DK>
 __device__ __forceinline__ void state_pass_impl(unsigned short* __restrict__ h_ws, unsigned short* __restrict__ vnew,
-        float* __restrict__ state_pool, const int* __restrict__ slot_ids, const unsigned short* __restrict__ kb,
-        const unsigned short* __restrict__ w_ws, const unsigned short* __restrict__ u_ws, const float* __restrict__ gcum,
-        const int* __restrict__ chunk_offsets, int nc, int Hk, int Hv, int Dv) {
+        float* __restrict__ state_pool, const unsigned short* __restrict__ kb, const unsigned short* __restrict__ w_ws,
+        const unsigned short* __restrict__ u_ws, const float* __restrict__ gcum, const int* __restrict__ chunk_offsets,
+        const int* __restrict__ slot_ids, int nc, int Hk, int Hv, int Dv) {
     constexpr int LK = DK + 8, LU = SP_BV + 8;
     constexpr int STAGE = 2 * TC_C * LK * 2 + TC_C * LU * 2 + TC_C * 4;   // bytes
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane >> 2, t4 = lane & 3;
@@ -459,13 +459,13 @@ __device__ __forceinline__ void state_pass_impl(unsigned short* __restrict__ h_w
 
 extern "C" __global__ void __launch_bounds__(64)
 gdn_tc_state_pass(unsigned short* __restrict__ h_ws, unsigned short* __restrict__ vnew, float* __restrict__ state_pool,
-                  const int* __restrict__ slot_ids, const unsigned short* __restrict__ kb,
-                  const unsigned short* __restrict__ w_ws, const unsigned short* __restrict__ u_ws,
-                  const float* __restrict__ gcum, const int* __restrict__ chunk_offsets, int nc, int Hk, int Hv, int Dk, int Dv) {
+                  const unsigned short* __restrict__ kb, const unsigned short* __restrict__ w_ws,
+                  const unsigned short* __restrict__ u_ws, const float* __restrict__ gcum,
+                  const int* __restrict__ chunk_offsets, const int* __restrict__ slot_ids, int nc, int Hk, int Hv, int Dk, int Dv) {
     switch (Dk) {
-        case 32: state_pass_impl<32>(h_ws, vnew, state_pool, slot_ids, kb, w_ws, u_ws, gcum, chunk_offsets, nc, Hk, Hv, Dv); break;
-        case 64: state_pass_impl<64>(h_ws, vnew, state_pool, slot_ids, kb, w_ws, u_ws, gcum, chunk_offsets, nc, Hk, Hv, Dv); break;
-        case 128: state_pass_impl<128>(h_ws, vnew, state_pool, slot_ids, kb, w_ws, u_ws, gcum, chunk_offsets, nc, Hk, Hv, Dv); break;
+        case 32: state_pass_impl<32>(h_ws, vnew, state_pool, kb, w_ws, u_ws, gcum, chunk_offsets, slot_ids, nc, Hk, Hv, Dv); break;
+        case 64: state_pass_impl<64>(h_ws, vnew, state_pool, kb, w_ws, u_ws, gcum, chunk_offsets, slot_ids, nc, Hk, Hv, Dv); break;
+        case 128: state_pass_impl<128>(h_ws, vnew, state_pool, kb, w_ws, u_ws, gcum, chunk_offsets, slot_ids, nc, Hk, Hv, Dv); break;
         default: break;
     }
 }

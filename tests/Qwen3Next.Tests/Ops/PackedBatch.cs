@@ -3,7 +3,7 @@ namespace Qwen3Next.Tests.Ops;
 /// <summary>
 /// A packed variable-length batch (kernels/README.md, batching conventions): sequence b has
 /// <see cref="Cached"/>[b] tokens already in its state or cache and <see cref="New"/>[b] tokens in this batch,
-/// concatenated in sequence order; <c>cu_seqlens</c> [B+1] and the absolute <c>positions</c> of the new tokens.
+/// concatenated in sequence order; <c>cu_seqlens</c> [B+1]; after the step sequence b holds Cached[b] + New[b] tokens.
 /// </summary>
 public sealed record PackedBatch(int[] Cached, int[] New)
 {
@@ -26,8 +26,6 @@ public sealed record PackedBatch(int[] Cached, int[] New)
             return cu;
         }
     }
-
-    public int[] Positions => [.. Enumerable.Range(0, Sequences).SelectMany(b => Enumerable.Range(Cached[b], New[b]))];
 
     /// <summary>Single sequences: <c>PackedBatch.Of((cached, new), …)</c>.</summary>
     public static PackedBatch Of(params (int Cached, int New)[] sequences) => new([.. sequences.Select(s => s.Cached)], [.. sequences.Select(s => s.New)]);

@@ -157,10 +157,10 @@ public sealed class FlashPrefillTensorCoreTests
         using var gpu = new EmulatedPtxKernels();
         var yDevice = gpu.Upload<float>(Enumerable.Repeat(float.NaN, outputs).ToArray(), "y");
         int blockTokens = 128 / (hq / hkv);
-        var geometry = new LaunchGeometry(new Dim3(Math.Max(1, (batch.MaxNew + blockTokens - 1) / blockTokens), batch.Sequences, hkv), 256, 768 * (d + 8));
+        var geometry = new LaunchGeometry(new Dim3(Math.Max(1, (batch.MaxNew + blockTokens - 1) / blockTokens), hkv, batch.Sequences), 256, 768 * (d + 8));
         gpu.Launch(Kernel, geometry, yDevice, gpu.Upload<float>(q, "q"), gpu.Upload<float>(qg, "qg"), gpu.Upload<ushort>(cache.Keys, "k_pages"),
-            gpu.Upload<ushort>(cache.Values, "v_pages"), gpu.Upload<int>(batch.CuSeqlens, "cu_seqlens"), gpu.Upload<int>(batch.Tokens == 0 ? [0] : batch.Positions, "positions"),
-            gpu.Upload<int>(cache.BlockTables, "block_tables"), cache.MaxPages, hq, hkv, d, pageSize, shape.Scale);
+            gpu.Upload<ushort>(cache.Values, "v_pages"), gpu.Upload<int>(batch.CuSeqlens, "cu_seqlens"), gpu.Upload<int>(lengths, "context_lens"),
+            gpu.Upload<int>(cache.BlockTables, "block_tables"), hq, hkv, d, pageSize, cache.MaxPages, shape.Scale);
         return gpu.Download<float>(yDevice, outputs);
     }
 

@@ -70,7 +70,7 @@ internal static class TensorCoreChunkedRule
                 qb, kb, w, u, gcum, qAt, kAt, vAt, gpu.Upload<float>(g, "gate"), gpu.Upload<float>(beta, "beta"), cuDevice, indicesDevice,
                 keyHeads, valueHeads, keyDim, valueDim, convDim, convDim, convDim);
             gpu.Launch("gdn_tc_state_pass", new LaunchGeometry(new Dim3(valueDim / 32, valueHeads, sequences), 64, StatePassSharedBytes(keyDim)),
-                h, vnew, poolDevice, gpu.Upload<int>(slotIds, "slot_ids"), kb, w, u, gcum, gpu.Upload<int>(chunkOffsets, "chunk_offsets"), nc,
+                h, vnew, poolDevice, kb, w, u, gcum, gpu.Upload<int>(chunkOffsets, "chunk_offsets"), gpu.Upload<int>(slotIds, "slot_ids"), nc,
                 keyHeads, valueHeads, keyDim, valueDim);
             gpu.Launch("gdn_tc_output", new LaunchGeometry(new Dim3(nc, valueHeads), 128, OutputSharedBytes(keyDim, valueDim)),
                 oDevice, qb, kb, h, vnew, gcum, cuDevice, indicesDevice, keyHeads, valueHeads, keyDim, valueDim, valueHeads * valueDim);
