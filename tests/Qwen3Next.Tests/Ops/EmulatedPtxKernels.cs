@@ -49,6 +49,11 @@ internal sealed class EmulatedPtxKernels(EmulatorOptions? options = null) : IDis
         return result;
     }
 
+    /// <summary>Launches with a runtime launch configuration (the launcher's grid, block and shared memory).</summary>
+    public LaunchResult Launch(string kernelName, LaunchConfig config, params object?[] arguments)
+        => Launch(kernelName, new LaunchGeometry(new Dim3(config.Grid.X, config.Grid.Y, config.Grid.Z), new Dim3(config.Block.X, config.Block.Y, config.Block.Z),
+            config.DynamicSharedBytes), arguments);
+
     public LaunchResult Launch(string kernelName, LaunchGeometry geometry, params object?[] arguments)
     {
         var catalog = CatalogOrIgnore();

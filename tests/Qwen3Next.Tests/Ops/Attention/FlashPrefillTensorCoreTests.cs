@@ -2,7 +2,6 @@ using NUnit.Framework;
 using Qwen3Next.Backends;
 using Qwen3Next.Ops.Attention;
 using Qwen3Next.Ops.Basic;
-using Qwen3Next.PtxEmulator.Execution;
 
 namespace Qwen3Next.Tests.Ops.Attention;
 
@@ -18,8 +17,6 @@ namespace Qwen3Next.Tests.Ops.Attention;
 [TestFixture]
 public sealed class FlashPrefillTensorCoreTests
 {
-    public const string Kernel = "attn_flash_prefill_tc";
-
     private static IEnumerable<TestCaseData> Cases()
     {
         foreach (int tokens in new[] { 1, 63, 64, 65, 130 })
@@ -156,9 +153,8 @@ public sealed class FlashPrefillTensorCoreTests
         int outputs = Math.Max(1, batch.Tokens * shape.OutputWidth);
         using var gpu = new EmulatedPtxKernels();
         var yDevice = gpu.Upload<float>(Enumerable.Repeat(float.NaN, outputs).ToArray(), "y");
-        int blockTokens = 128 / (hq / hkv);
-        var geometry = new LaunchGeometry(new Dim3(Math.Max(1, (batch.MaxNew + blockTokens - 1) / blockTokens), hkv, batch.Sequences), 256, 768 * (d + 8));
-        gpu.Launch(Kernel, geometry, yDevice, gpu.Upload<float>(q, "q"), gpu.Upload<float>(qg, "qg"), gpu.Upload<ushort>(cache.Keys, "k_pages"),
+        var config = FlashPrefillTensorCoreKernel.Config(Math.Max(1, batch.MaxNew), batch.Sequences, hq, hkv, d);
+        gpu.Launch(FlashPrefillTensorCoreKernel.Name, config, yDevice, gpu.Upload<float>(q, "q"), gpu.Upload<float>(qg, "qg"), gpu.Upload<ushort>(cache.Keys, "k_pages"),
             gpu.Upload<ushort>(cache.Values, "v_pages"), gpu.Upload<int>(batch.CuSeqlens, "cu_seqlens"), gpu.Upload<int>(lengths, "context_lens"),
             gpu.Upload<int>(cache.BlockTables, "block_tables"), hq, hkv, d, pageSize, cache.MaxPages, shape.Scale);
         return gpu.Download<float>(yDevice, outputs);
