@@ -33,10 +33,11 @@ internal static class RunCommand
             Description = "Check every layer's output for NaN/Inf (one download per layer) so an error names the first layer; logits are always checked.",
         };
         var backend = CliOptions.Backend();
+        var precision = CliOptions.Precision();
         var json = CliOptions.Json("prompt_ids, generated_ids and tokens_per_second");
         var command = new Command("run", "Generate from a prompt on the chosen backend.")
         {
-            model, promptIds, prompt, maxNew, temperature, topP, topK, seed, stopAtEos, prefillChunk, deviceMemory, stats, checkActivations, backend, json,
+            model, promptIds, prompt, maxNew, temperature, topP, topK, seed, stopAtEos, prefillChunk, deviceMemory, stats, checkActivations, backend, precision, json,
         };
         command.SetAction(parse => CommandGuard.Run(parse, () =>
         {
@@ -46,7 +47,7 @@ internal static class RunCommand
             using var checkpoint = QwenCheckpoint.Open(folder);
             var tokenizer = QwenTokenizer.TryLoadFromModel(folder);
             var ids = PromptIds(parse.GetValue(promptIds), parse.GetValue(prompt), folder, checkpoint.Config, tokenizer);
-            using var kernels = BackendRegistry.Create(parse.GetValue(backend)!);
+            using var kernels = BackendRegistry.Create(parse.GetValue(backend)!, CliOptions.PrecisionOf(parse.GetValue(precision)));
             int capacity = ids.Length + parse.GetValue(maxNew);
             var streaming = parse.GetValue(deviceMemory) is { } budget
                 ? StreamingSetup.Enable(kernels, checkpoint.Config, ByteSize.Parse(budget), capacity, parse.GetValue(prefillChunk) > 0 ? parse.GetValue(prefillChunk) : ids.Length)
@@ -58,7 +59,7 @@ internal static class RunCommand
             var timer = parse.GetValue(stats) is not null || streaming is not null ? new LayerTimer(kernels, checkpoint.Config.NumHiddenLayers) : null;
 
             Console.WriteLine($"model    {folder}");
-            Console.WriteLine($"backend  {kernels.Name}");
+            Console.WriteLine($"backend  {kernels.Name} ({kernels.Precision.Name()} precision)");
             Console.WriteLine($"prompt   [{string.Join(',', ids)}]");
             var printer = new TokenPrinter(tokenizer);
             GenerationResult result;

@@ -35,11 +35,11 @@ public enum Op : ushort
     // Memory.
     Ld, St, Atom, Red, Cvta,
 
-    // Asynchronous global → shared copies (sm_80): cp.async, cp.async.commit_group, cp.async.wait_group / wait_all.
-    CpAsync, CpAsyncCommit, CpAsyncWait,
-
     // Control and warp collectives.
     Bra, Exit, BarSync, BarWarpSync, Shfl, Mma, LdMatrix, Vote, Activemask, Membar, Trap,
+
+    // Asynchronous copies and warpgroup MMA (sm_80 cp.async, sm_90a wgmma; Interpreter.Async.cs).
+    CpAsync, CpAsyncCommit, CpAsyncWait, FenceProxyAsync, Wgmma, WgmmaFence, WgmmaCommit, WgmmaWait,
 }
 
 public enum Rounding : byte
@@ -129,7 +129,7 @@ public struct Instr
     public FloatClass Class;
     public VoteMode Vote;
 
-    /// <summary>Vector width of ld/st (1, 2 or 4); ldmatrix: matrices (1, 2 or 4); cp.async: bytes copied (4, 8 or 16).</summary>
+    /// <summary>Vector width of ld/st (1, 2 or 4); ldmatrix: matrices (1, 2 or 4).</summary>
     public byte Vec;
 
     /// <summary>bra.uni; setp/vote: the combining predicate is negated; ld: sign-extend into a 64-bit register;
@@ -144,11 +144,19 @@ public struct Instr
     public int Guard;
     public bool GuardNegated;
 
-    /// <summary>Address offset of ld/st/atom/red; cp.async: of the shared destination; cp.async.wait_group: N.</summary>
+    /// <summary>Address offset of ld/st/atom/red (cp.async: of the shared destination); cp.async.wait_group and
+    /// wgmma.wait_group: the number of groups that may stay pending.</summary>
     public long Imm;
 
-    /// <summary>cp.async: offset of the global source address (register ins.B).</summary>
+    /// <summary>cp.async: offset of the global source address (register <see cref="B"/>).</summary>
     public long Imm2;
+
+    /// <summary>cp.async: bytes copied (4, 8 or 16); wgmma: N of m64nNk16.</summary>
+    public int Size;
+
+    /// <summary>wgmma: imm-scale-a / imm-scale-b are −1 (negate A / B).</summary>
+    public bool NegateA;
+    public bool NegateB;
 
     /// <summary>ldmatrix .trans: each 8×8 matrix is delivered transposed.</summary>
     public bool Transpose;

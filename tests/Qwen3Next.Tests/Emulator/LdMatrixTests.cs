@@ -6,12 +6,12 @@ using Qwen3Next.PtxEmulator.Sanitizer;
 namespace Qwen3Next.Tests.Emulator;
 
 /// <summary>
-/// ldmatrix (PTX ISA §9.7.13.4.15), cp.async and its groups (§9.7.9.25–27) and cvt.rn.bf16x2.f32 (§9.7.9.21):
-/// element layouts transcribed here from the ISA text, ldmatrix fragments fed to mma and checked against a
-/// double-precision product, and the sanitizer's view of copies in flight.
+/// ldmatrix (PTX ISA §9.7.13.4.15) and cvt.rn.bf16x2.f32 (§9.7.9.21), the register-fragment side of the mma.sync
+/// kernels: element layouts transcribed here from the ISA text, and ldmatrix fragments fed to mma and checked
+/// against a double-precision product (cp.async is tested in AsyncCopyTests).
 /// </summary>
 [TestFixture]
-public sealed class TensorCoreDataTests
+public sealed class LdMatrixTests
 {
     /// <summary>32 rows of 8 b16 in shared memory (row i = src row i); lane l points ldmatrix at row rowsel[l] and
     /// stores its N result registers to out[l·4 + i].</summary>
@@ -243,135 +243,5 @@ public sealed class TensorCoreDataTests
             bool loOk = float.IsNaN(others[i]) ? BinaryFormat.BFloat16.IsNaN(lo) : lo == Round(others[i]);
             Assert.That(hiOk && loOk, $"cvt.rn.bf16x2.f32({inputs[i]}, {others[i]}) = 0x{result[i]:X8}");
         }
-    }
-
-    /// <summary>Thread t copies 16 bytes (src-size of them from global, the rest zero) into shared slot t, in group
-    /// 0, and 16 more into slot 32 + t in group 1; waits with WAIT; then, after a barrier (or not), reads slot
-    /// READ_SLOT(t) and stores it to out.</summary>
-    private const string CopyKernel = """
-        .visible .entry cpa(.param .u64 src, .param .u64 out, .param .u32 size)
-        {
-            .shared .align 16 .b8 sm[1024];
-            .reg .b32 %tid, %size, %dst, %slot, %v<4>;
-            .reg .b64 %rd<5>;
-            mov.u32 %tid, %tid.x;
-            ld.param.u32 %size, [size];
-            ld.param.u64 %rd0, [src];
-            mul.wide.u32 %rd1, %tid, 16;
-            add.s64 %rd2, %rd0, %rd1;
-            mov.u32 %dst, sm;
-            mad.lo.s32 %dst, %tid, 16, %dst;
-            cp.async.ca.shared.global [%dst], [%rd2], 16, %size;
-            cp.async.commit_group;
-            cp.async.cg.shared.global [%dst+512], [%rd2+512], 16;
-            cp.async.commit_group;
-            WAIT
-            BARRIER
-            READ_SLOT
-            mov.u32 %dst, sm;
-            mad.lo.s32 %dst, %slot, 16, %dst;
-            ld.shared.v4.b32 {%v0, %v1, %v2, %v3}, [%dst]; // read
-            ld.param.u64 %rd3, [out];
-            add.s64 %rd4, %rd3, %rd1;
-            st.global.v4.b32 [%rd4], {%v0, %v1, %v2, %v3};
-            ret;
-        }
-        """;
-
-    private static string CopyPtx(string wait, bool barrier, string readSlot)
-        => PtxTestKernels.Header + CopyKernel.Replace("WAIT", wait).Replace("BARRIER", barrier ? "bar.sync 0;" : "")
-            .Replace("READ_SLOT", readSlot);
-
-    private const string NeighbourInFirstGroup = "add.s32 %slot, %tid, 1;\n    and.b32 %slot, %slot, 31;";
-    private const string NeighbourInSecondGroup = "add.s32 %slot, %tid, 1;\n    and.b32 %slot, %slot, 31;\n    add.s32 %slot, %slot, 32;";
-
-    private static (EmulatedGpu Gpu, uint[] Source, PtxEmulator.Memory.MemoryRegion Src, PtxEmulator.Memory.MemoryRegion Out) CopySetup(EmulatorOptions? options = null)
-    {
-        var gpu = new EmulatedGpu(options ?? EmulatorOptions.Default);
-        var source = Enumerable.Range(0, 256).Select(i => (uint)((i * 2654435761u) ^ 0x5A5A)).ToArray();
-        return (gpu, source, PtxTestKernels.Upload<uint>(gpu, source, "src"), gpu.Memory.Allocate(32 * 16, "out"));
-    }
-
-    [TestCase(16)]
-    [TestCase(8)]
-    [TestCase(0)]
-    public void CopiesLandAfterTheWaitWithZeroFill(int sourceBytes)
-    {
-        var (gpu, source, src, output) = CopySetup();
-        using var _ = gpu;
-        PtxTestKernels.Launch(gpu, CopyPtx("cp.async.wait_group 0;", barrier: true, NeighbourInFirstGroup), new LaunchGeometry(1, 32), src, output, sourceBytes);
-        var result = PtxTestKernels.Download<uint>(gpu, output, 32 * 4);
-        for (int t = 0; t < 32; t++)
-        {
-            int slot = (t + 1) % 32;
-            for (int w = 0; w < 4; w++)
-            {
-                uint expected = w * 4 < sourceBytes ? source[(slot * 4) + w] : 0u;
-                Assert.That(result[(t * 4) + w], Is.EqualTo(expected), $"thread {t}, word {w}");
-            }
-        }
-    }
-
-    [Test]
-    public void WaitGroupLeavesTheNewestGroupsInFlight()
-    {
-        // wait_group 1 completes group 0 only: reading group 0 is fine, reading group 1 reads bytes still in flight.
-        var (gpu, source, src, output) = CopySetup();
-        using (gpu)
-        {
-            PtxTestKernels.Launch(gpu, CopyPtx("cp.async.wait_group 1;", barrier: true, NeighbourInFirstGroup), new LaunchGeometry(1, 32), src, output, 16);
-            Assert.That(PtxTestKernels.Download<uint>(gpu, output, 4), Is.EqualTo(source.Skip(4).Take(4)));
-        }
-
-        var (gpu2, _, src2, output2) = CopySetup();
-        using (gpu2)
-        {
-            string ptx = CopyPtx("cp.async.wait_group 1;", barrier: true, NeighbourInSecondGroup);
-            var error = Assert.Throws<PtxKernelFaultException>(() => PtxTestKernels.Launch(gpu2, ptx, new LaunchGeometry(1, 32), src2, output2, 16));
-            var finding = error!.Findings.Single(f => f.Rule == SanitizerRule.UninitialisedRead);
-            Assert.That(finding.Line, Is.EqualTo(Array.FindIndex(ptx.Split('\n'), l => l.Contains("// read", StringComparison.Ordinal)) + 1));
-            Assert.That(finding.Detail, Does.Contain("cp.async"));
-        }
-    }
-
-    [Test]
-    public void ReadingAnotherThreadsCopyNeedsABarrier()
-    {
-        var (gpu, _, src, output) = CopySetup();
-        using var _gpu = gpu;
-        var error = Assert.Throws<PtxKernelFaultException>(() => PtxTestKernels.Launch(gpu, CopyPtx("cp.async.wait_all;", barrier: false, NeighbourInFirstGroup),
-            new LaunchGeometry(1, 32), src, output, 16));
-        Assert.That(error!.Findings.Select(f => f.Rule), Does.Contain(SanitizerRule.SharedRace));
-    }
-
-    [Test]
-    public void ACopyIntoWhatAnotherThreadReadsInTheSameIntervalIsARace()
-    {
-        // Thread t reads slot t+1 (already copied and synchronised), then, without a barrier, every thread issues a
-        // new copy into its own slot: the copy may land while the neighbour still reads it.
-        string ptx = CopyPtx("cp.async.wait_all;", barrier: true, NeighbourInFirstGroup)
-            .Replace("    ld.param.u64 %rd3, [out];", "    cp.async.ca.shared.global [%dst], [%rd2], 16; // reissue\n    cp.async.wait_all;\n    ld.param.u64 %rd3, [out];")
-            .Replace("ld.shared.v4.b32 {%v0, %v1, %v2, %v3}, [%dst]; // read", "ld.shared.v4.b32 {%v0, %v1, %v2, %v3}, [%dst]; // read\n    mov.u32 %dst, sm;\n    mad.lo.s32 %dst, %tid, 16, %dst;");
-        var (gpu, _, src, output) = CopySetup();
-        using var _gpu = gpu;
-        var error = Assert.Throws<PtxKernelFaultException>(() => PtxTestKernels.Launch(gpu, ptx, new LaunchGeometry(1, 32), src, output, 16));
-        var race = error!.Findings.First(f => f.Rule == SanitizerRule.SharedRace);
-        Assert.That(race.Detail, Does.Contain("write-after-read"));
-    }
-
-    [Test]
-    public void AWaitForCopiesInFlightIsOneRoundTripAndCountsTheirTraffic()
-    {
-        // Two groups issued back to back, then wait_group 1 (waits: one round trip) and wait_group 0 (the second
-        // group was in flight during the first wait: no second round trip).
-        string ptx = CopyPtx("cp.async.wait_group 1;\n    cp.async.wait_group 0;", barrier: true, NeighbourInFirstGroup);
-        var (gpu, _, src, output) = CopySetup(new EmulatorOptions { Counters = true });
-        using var _gpu = gpu;
-        var launch = PtxTestKernels.Launch(gpu, ptx, new LaunchGeometry(1, 32), src, output, 16);
-        var c = launch.Counters!;
-        Assert.That(c.MaxWarpRoundTrips, Is.EqualTo(1));
-        Assert.That(c.UniqueLoadSectors, Is.GreaterThanOrEqualTo(2 * 512 / 32), "both groups' 512 bytes are read from global");
-        Assert.That(c.SharedStoreRequests, Is.EqualTo(2), "one shared request per cp.async instruction");
-        Assert.That(c.Count(PtxEmulator.Decoding.Op.CpAsync), Is.EqualTo(2));
     }
 }
