@@ -40,14 +40,25 @@ internal static class ProfileCommand
         var measured = new Option<FileInfo?>("--measured") { Description = "Per-kernel GPU times from `profile --backend ptx --json` to compare with the model." };
         var repetitions = new Option<int>("--repetitions") { Description = "Timed runs per workload on a GPU (medians).", DefaultValueFactory = _ => 10 };
         var precision = CliOptions.Precision();
+        var prefillCores = new Option<bool>("--prefill-cores")
+        {
+            Description = "Issue 13's comparison instead of the workloads: the exact and tensor-core gated delta rule and attention prefill kernels at --tokens, beside the published anchors.",
+        };
+        var tokens = new Option<int>("--tokens") { Description = "Tokens of the --prefill-cores comparison (one sequence).", DefaultValueFactory = _ => 32768 };
         var json = CliOptions.Json("the profile");
         var command = new Command("profile", "Modeled H200 time of every op workload from emulator counters (a model, not a measurement); on a GPU, measured per-kernel times.")
         {
-            backend, precision, ops, scale, sample, sanitize, measured, repetitions, json,
+            backend, precision, ops, scale, sample, sanitize, measured, repetitions, prefillCores, tokens, json,
         };
         command.SetAction(parse => CommandGuard.Run(parse, () =>
         {
             string name = parse.GetValue(backend)!;
+            if (parse.GetValue(prefillCores))
+            {
+                return name == "ptx-emu" ? ProfilePrefillCores.Run(parse.GetValue(tokens), parse.GetValue(sample), parse.GetValue(json))
+                    : throw new ArgumentException($"--prefill-cores models the CUDA C kernels: use it with --backend ptx-emu, not {name}.");
+            }
+
             if (name == "ptx")
             {
                 return Measure(parse.GetValue(ops), parse.GetValue(scale), parse.GetValue(repetitions), parse.GetValue(json),

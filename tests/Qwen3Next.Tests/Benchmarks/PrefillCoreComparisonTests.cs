@@ -1,0 +1,33 @@
+using NUnit.Framework;
+using Qwen3Next.Backends;
+using Qwen3Next.Benchmarks;
+
+namespace Qwen3Next.Tests.Benchmarks;
+
+/// <summary>
+/// Issue 13's prefill comparison at the real head shapes and a short sequence (130 tokens, two CTAs per launch): all
+/// four ops are modeled, each core kernel has a bound, and the tensor-core kernels model faster than the fp32 ones
+/// they replace (the 32K figures in the README come from <c>kernels profile --prefill-cores</c>).
+/// </summary>
+public sealed class PrefillCoreComparisonTests
+{
+    [Test]
+    public void ModelsExactAndTensorCoreKernelsOfBothOps()
+    {
+        if (Qwen3Next.Cuda.PtxCatalog.Embedded.IsEmpty)
+        {
+            Assert.Ignore("No PTX is embedded: nvcc was not available when the runtime was built.");
+        }
+
+        var report = PrefillCoreComparison.Run(130, sampleCtas: 2);
+        double Core(string op) => report.Ops.Single(o => o.Op == op).Launches.Where(l => PrefillCoreComparison.IsCoreKernel(l.Kernel)).Sum(l => l.Seconds);
+        var kernels = report.Ops.SelectMany(o => o.Launches).Select(l => l.Kernel).Where(PrefillCoreComparison.IsCoreKernel).ToList();
+        Assert.That(kernels, Is.EquivalentTo(new[]
+        {
+            "gdn_chunk_prepare", "gdn_chunk_state_pass", "gdn_tc_prepare", "gdn_tc_state_pass", "gdn_tc_output", "attn_flash_prefill", "attn_flash_prefill_tc",
+        }));
+        Assert.That(Core(PrefillCoreComparison.RuleOp(Precision.Fast)), Is.LessThan(Core(PrefillCoreComparison.RuleOp(Precision.Exact))));
+        Assert.That(Core(PrefillCoreComparison.AttentionOp(Precision.Fast)), Is.LessThan(Core(PrefillCoreComparison.AttentionOp(Precision.Exact))));
+        Assert.That(report.Ops.SelectMany(o => o.Launches).Select(l => l.Estimate.Seconds), Is.All.GreaterThan(0));
+    }
+}
