@@ -45,14 +45,14 @@
 extern __shared__ __align__(16) unsigned char gdn_tc_smem[];
 
 // ---------------------------------------------------------------- prepare
-// dynamic smem: 2*64*(Dk+8)*2 + 64*(Dv+8)*2 + 64*72*2 + 2*64*65*4 + 3*16*17*4 + 2*64*4
+// dynamic smem: 2*64*(Dk+8)*2 + 64*(Dv+8)*2 + 64*72*2 + 64*65*4 + 64*66*4 + 3*16*18*4 + 2*64*4
 template <int DK, int DV>
 __device__ __forceinline__ void prepare_impl(unsigned short* __restrict__ qb, unsigned short* __restrict__ kb,
         unsigned short* __restrict__ w_ws, unsigned short* __restrict__ u_ws, float* __restrict__ gcum,
         const float* __restrict__ q, const float* __restrict__ k, const float* __restrict__ v,
         const float* __restrict__ gate, const float* __restrict__ beta, const int* __restrict__ cu_seqlens,
         const int* __restrict__ chunk_indices, int Hk, int Hv, int ldq, int ldk, int ldv) {
-    constexpr int LK = DK + 8, LV = DV + 8, LT = 72, LF = 65;
+    constexpr int LK = DK + 8, LV = DV + 8, LT = 72, LF = 65, LT2 = 66, LX = 18;   // LT2, LX even: float2 rows
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane >> 2, t4 = lane & 3;
     const int ci = blockIdx.x, nc = gridDim.x, h = blockIdx.y, r = Hv / Hk, kh = h / r;
     const int b = chunk_indices[2 * ci], c = chunk_indices[2 * ci + 1];
@@ -63,8 +63,8 @@ __device__ __forceinline__ void prepare_impl(unsigned short* __restrict__ qb, un
     unsigned short* sV = sKb + TC_C * LK;
     unsigned short* sTb = sV + TC_C * LV;
     float* sL = reinterpret_cast<float*>(sTb + TC_C * LT);
-    float* sT = sL + TC_C * LF;
-    float* sX = sT + TC_C * LF;       // [3][16][17] off-diagonal products
+    float* sT = sL + TC_C * LF;       // Tm in fp32 [64][66]
+    float* sX = sT + TC_C * LT2;      // [3][16][18] off-diagonal products
     float* sgc = sX + 3 * 16 * 17;
     float* sbeta = sgc + TC_C;
 
@@ -85,17 +85,18 @@ __device__ __forceinline__ void prepare_impl(unsigned short* __restrict__ qb, un
     if (tid < TC_C) gcum[((size_t)h * nc + ci) * TC_C + tid] = sgc[tid];
 
     // k -> bf16 (sK), beta exp(gc) k -> bf16 (sKb); the leader stores k and q in bf16.
-    #pragma unroll
-    for (int i0 = 0; i0 < TC_C * DK / 4 / 128; i0 += 4) {
-        float4 kv[4];
+    // Every load of a tensor is issued before the first is used (one round trip per tensor).
+    constexpr int NK = TC_C * DK / 4 / 128, NV = TC_C * DV / 4 / 128;   // float4 per thread
+    {
+        float4 kv[NK];
         #pragma unroll
-        for (int i = 0; i < 4; i++) {
-            int e = tid + (i0 + i) * 128, row = e / (DK / 4), c4 = e % (DK / 4);
+        for (int i = 0; i < NK; i++) {
+            int e = tid + i * 128, row = e / (DK / 4), c4 = e % (DK / 4);
             kv[i] = row < n ? __ldg(reinterpret_cast<const float4*>(k + (size_t)(t0 + row) * ldk + kh * DK) + c4) : make_float4(0.f, 0.f, 0.f, 0.f);
         }
         #pragma unroll
-        for (int i = 0; i < 4; i++) {
-            int e = tid + (i0 + i) * 128, row = e / (DK / 4), c4 = e % (DK / 4);
+        for (int i = 0; i < NK; i++) {
+            int e = tid + i * 128, row = e / (DK / 4), c4 = e % (DK / 4);
             float s = sbeta[row] * ex2_approx(sgc[row] * LOG2E);
             uint2 plain = make_uint2(pack_bf16(kv[i].x, kv[i].y), pack_bf16(kv[i].z, kv[i].w));
             *reinterpret_cast<uint2*>(&sK[row * LK + c4 * 4]) = plain;
@@ -104,34 +105,32 @@ __device__ __forceinline__ void prepare_impl(unsigned short* __restrict__ qb, un
         }
     }
     if (leader) {
-        #pragma unroll
-        for (int i0 = 0; i0 < TC_C * DK / 4 / 128; i0 += 4) {
-            float4 qv[4];
+        {
+            float4 qv[NK];
             #pragma unroll
-            for (int i = 0; i < 4; i++) {
-                int e = tid + (i0 + i) * 128, row = e / (DK / 4), c4 = e % (DK / 4);
+            for (int i = 0; i < NK; i++) {
+                int e = tid + i * 128, row = e / (DK / 4), c4 = e % (DK / 4);
                 qv[i] = row < n ? __ldg(reinterpret_cast<const float4*>(q + (size_t)(t0 + row) * ldq + kh * DK) + c4) : make_float4(0.f, 0.f, 0.f, 0.f);
             }
             #pragma unroll
-            for (int i = 0; i < 4; i++) {
-                int e = tid + (i0 + i) * 128, row = e / (DK / 4), c4 = e % (DK / 4);
+            for (int i = 0; i < NK; i++) {
+                int e = tid + i * 128, row = e / (DK / 4), c4 = e % (DK / 4);
                 *reinterpret_cast<uint2*>(qb + (((size_t)kh * nc + ci) * TC_C + row) * DK + c4 * 4) =
                     make_uint2(pack_bf16(qv[i].x, qv[i].y), pack_bf16(qv[i].z, qv[i].w));
             }
         }
     }
     // beta v -> bf16 (sV)
-    #pragma unroll
-    for (int i0 = 0; i0 < TC_C * DV / 4 / 128; i0 += 4) {
-        float4 vv[4];
+    {
+        float4 vv[NV];
         #pragma unroll
-        for (int i = 0; i < 4; i++) {
-            int e = tid + (i0 + i) * 128, row = e / (DV / 4), c4 = e % (DV / 4);
+        for (int i = 0; i < NV; i++) {
+            int e = tid + i * 128, row = e / (DV / 4), c4 = e % (DV / 4);
             vv[i] = row < n ? __ldg(reinterpret_cast<const float4*>(v + (size_t)(t0 + row) * ldv + h * DV) + c4) : make_float4(0.f, 0.f, 0.f, 0.f);
         }
         #pragma unroll
-        for (int i = 0; i < 4; i++) {
-            int e = tid + (i0 + i) * 128, row = e / (DV / 4), c4 = e % (DV / 4);
+        for (int i = 0; i < NV; i++) {
+            int e = tid + i * 128, row = e / (DV / 4), c4 = e % (DV / 4);
             float s = sbeta[row];
             *reinterpret_cast<uint2*>(&sV[row * LV + c4 * 4]) = make_uint2(pack_bf16(vv[i].x * s, vv[i].y * s), pack_bf16(vv[i].z * s, vv[i].w * s));
         }
@@ -181,36 +180,47 @@ __device__ __forceinline__ void prepare_impl(unsigned short* __restrict__ qb, un
         }
         if (lane < 16) {
             #pragma unroll
-            for (int i = 0; i < 16; i++) sT[(base + i) * LF + base + j] = col[i];
+            for (int i = 0; i < 16; i++) sT[(base + i) * LT2 + base + j] = col[i];
         }
     }
     __syncthreads();
-    // Off-diagonal blocks by distance d: Tm_IJ = -Tm_II (sum_{M=J}^{I-1} L_IM Tm_MJ), I = J + d.
+    // Off-diagonal blocks by distance d: Tm_IJ = -Tm_II (sum_{M=J}^{I-1} L_IM Tm_MJ), I = J + d. A thread computes two
+    // adjacent columns (float2 reads of Tm and X; the L and Tm_II rows are broadcasts within a warp).
     #pragma unroll
     for (int d = 1; d < 4; d++) {
         const int blocks = 4 - d;
-        for (int e = tid; e < blocks * 256; e += 128) {
-            int J = e >> 8, I = J + d, rr = (e >> 4) & 15, cc = e & 15;
+        for (int e = tid; e < blocks * 128; e += 128) {
+            int J = e >> 7, I = J + d, rr = (e >> 3) & 15, cc = (e & 7) * 2;
             const float* lrow = sL + (16 * I + rr) * LF;
-            float acc = 0.0f;
-            for (int m = 16 * J; m < 16 * I; m++) acc = fmaf(lrow[m], sT[m * LF + 16 * J + cc], acc);
-            sX[(J * 16 + rr) * 17 + cc] = acc;
+            float2 acc = make_float2(0.0f, 0.0f);
+            for (int m = 16 * J; m < 16 * I; m++) {
+                float l = lrow[m];
+                float2 t = *reinterpret_cast<const float2*>(&sT[m * LT2 + 16 * J + cc]);
+                acc.x = fmaf(l, t.x, acc.x);
+                acc.y = fmaf(l, t.y, acc.y);
+            }
+            *reinterpret_cast<float2*>(&sX[(J * 16 + rr) * LX + cc]) = acc;
         }
         __syncthreads();
-        for (int e = tid; e < blocks * 256; e += 128) {
-            int J = e >> 8, I = J + d, rr = (e >> 4) & 15, cc = e & 15;
-            const float* trow = sT + (16 * I + rr) * LF + 16 * I;
-            float acc = 0.0f;
+        for (int e = tid; e < blocks * 128; e += 128) {
+            int J = e >> 7, I = J + d, rr = (e >> 3) & 15, cc = (e & 7) * 2;
+            const float* trow = sT + (16 * I + rr) * LT2 + 16 * I;
+            float2 acc = make_float2(0.0f, 0.0f);
             #pragma unroll
-            for (int m = 0; m < 16; m++) acc = fmaf(trow[m], sX[(J * 16 + m) * 17 + cc], acc);
-            sT[(16 * I + rr) * LF + 16 * J + cc] = -acc;
+            for (int m = 0; m < 16; m++) {
+                float t = trow[m];
+                float2 x = *reinterpret_cast<const float2*>(&sX[(J * 16 + m) * LX + cc]);
+                acc.x = fmaf(t, x.x, acc.x);
+                acc.y = fmaf(t, x.y, acc.y);
+            }
+            *reinterpret_cast<float2*>(&sT[(16 * I + rr) * LT2 + 16 * J + cc]) = make_float2(-acc.x, -acc.y);
         }
         __syncthreads();
     }
     // Tm -> bf16, zero above the diagonal (never written in sT).
     for (int e = tid; e < TC_C * TC_C / 2; e += 128) {
         int i = e / (TC_C / 2), j = (e % (TC_C / 2)) * 2;
-        float lo = j <= i ? sT[i * LF + j] : 0.0f, hi = j + 1 <= i ? sT[i * LF + j + 1] : 0.0f;
+        float lo = j <= i ? sT[i * LT2 + j] : 0.0f, hi = j + 1 <= i ? sT[i * LT2 + j + 1] : 0.0f;
         *reinterpret_cast<uint32_t*>(&sTb[i * LT + j]) = pack_bf16(lo, hi);
     }
     __syncthreads();

@@ -15,7 +15,7 @@ public sealed class TensorCoreLaunchConfigTests
     [Test]
     public void GatedDeltaGeometryAtTheRealShape()
     {
-        Assert.That(GatedDeltaTensorCoreKernels.PrepareConfig(512, 16, 32, 128, 128), Is.EqualTo(new LaunchConfig(new LaunchDims(512, 32), 128, 98_496)));
+        Assert.That(GatedDeltaTensorCoreKernels.PrepareConfig(512, 16, 32, 128, 128), Is.EqualTo(new LaunchConfig(new LaunchDims(512, 32), 128, 98_944)));
         Assert.That(GatedDeltaTensorCoreKernels.StatePassConfig(3, 16, 32, 128, 128), Is.EqualTo(new LaunchConfig(new LaunchDims(4, 32, 3), 64, 120_576)));
         Assert.That(GatedDeltaTensorCoreKernels.OutputConfig(512, 16, 32, 128, 128), Is.EqualTo(new LaunchConfig(new LaunchDims(512, 32), 128, 88_320)));
         AssertRefused(() => GatedDeltaTensorCoreKernels.PrepareConfig(1, 2, 4, 40, 64), GatedDeltaTensorCoreKernels.Prepare, "Dk = 40");
