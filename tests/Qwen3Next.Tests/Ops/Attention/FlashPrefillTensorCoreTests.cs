@@ -34,7 +34,7 @@ public sealed class FlashPrefillTensorCoreTests
     {
         var shape = new GatedAttentionShape(0, hq, hkv, d, d / 4, 1e7f, 1e-6f);
         var random = new Random((hq * 1000) + (d * 7) + batch.Tokens);
-        var inverseFrequency = GatedAttentionReference.InverseFrequencies(shape);
+        var rope = RopeTable.Build(shape.RotaryDim, shape.RopeTheta, RopeTable.MinRows);
         var qNorm = Uniform(random, d, 0.2f);
         var kNorm = Uniform(random, d, 0.2f);
         int tokens = batch.Tokens;
@@ -76,7 +76,7 @@ public sealed class FlashPrefillTensorCoreTests
                 {
                     var qh = q.AsSpan(((row * hq) + h) * d, d);
                     RmsNormReference.Run(qg.AsSpan(((pos * hq) + h) * 2 * d, d), qNorm, qh, 1, d, shape.Eps, zeroCentred: true);
-                    GatedAttentionReference.Rope(qh, shape.RotaryDim, pos, inverseFrequency);
+                    RopeTable.Rotate(qh, shape.RotaryDim, pos, rope);
                 }
             }
 
@@ -130,12 +130,12 @@ public sealed class FlashPrefillTensorCoreTests
         var valueCache = new float[keyCache.Length];
         GatedAttentionReference.Mixer(shape, t, qg, k, v, qNorm, kNorm, keyCache, valueCache, t, 0, new float[t * shape.OutputWidth]);
         var q = new float[t * hq * d];
-        var inverseFrequency = GatedAttentionReference.InverseFrequencies(shape);
+        var rope = RopeTable.Build(shape.RotaryDim, shape.RopeTheta, RopeTable.MinRows);
         for (int i = 0; i < t * hq; i++)
         {
             var qh = q.AsSpan(i * d, d);
             RmsNormReference.Run(qg.AsSpan(i * 2 * d, d), qNorm, qh, 1, d, shape.Eps, zeroCentred: true);
-            GatedAttentionReference.Rope(qh, shape.RotaryDim, i / hq, inverseFrequency);
+            RopeTable.Rotate(qh, shape.RotaryDim, i / hq, rope);
         }
 
         var y = RunKernel(PackedBatch.Of((0, t)), shape, pageSize, q, qg, [keyCache], [valueCache], new Random(1));
