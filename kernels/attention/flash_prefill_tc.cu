@@ -239,3 +239,31 @@ attn_flash_prefill_tc(float* __restrict__ y, const float* __restrict__ q, const 
         default: break;
     }
 }
+
+// The bf16 copy of the paged cache that attn_flash_prefill_tc reads (fast
+// precision). The cache itself stays fp32, shared with the decode kernels
+// and the exact path, so the launcher converts at this boundary: cache rows
+// 0 .. context_lens[b]-1 of every sequence of the batch, from the fp32 pools
+// into bf16 pools of the same layout [num_pages, Hkv, page_size, D]; rows no
+// sequence of the batch reaches are not touched. One block = 64 cache rows
+// of one KV head of one sequence: grid (ceil(max_ctx / 64), Hkv, B), block
+// 256. D a multiple of 4 (rows are read as float4).
+extern "C" __global__ void __launch_bounds__(256)
+attn_pages_bf16(unsigned short* __restrict__ kb, unsigned short* __restrict__ vb, const float* __restrict__ k_pages,
+                const float* __restrict__ v_pages, const int* __restrict__ context_lens, const int* __restrict__ block_tables,
+                int Hkv, int D, int page_size, int max_pages) {
+    const int j = blockIdx.y, b = blockIdx.z, c0 = blockIdx.x * 64;
+    const int rows = min(64, context_lens[b] - c0);
+    if (rows <= 0) return;
+    const int per_row = D / 4;
+    #pragma unroll 4
+    for (int e = threadIdx.x; e < rows * per_row; e += 256) {
+        const int c = c0 + e / per_row;
+        const int page = __ldg(block_tables + (size_t)b * max_pages + c / page_size);
+        const size_t at = (((size_t)page * Hkv + j) * page_size + c % page_size) * D + (e % per_row) * 4;
+        const float4 k4 = __ldg(reinterpret_cast<const float4*>(k_pages + at));
+        const float4 v4 = __ldg(reinterpret_cast<const float4*>(v_pages + at));
+        *reinterpret_cast<uint2*>(kb + at) = make_uint2(pack_bf16(k4.x, k4.y), pack_bf16(k4.z, k4.w));
+        *reinterpret_cast<uint2*>(vb + at) = make_uint2(pack_bf16(v4.x, v4.y), pack_bf16(v4.z, v4.w));
+    }
+}

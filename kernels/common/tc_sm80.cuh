@@ -59,3 +59,9 @@ __device__ __forceinline__ float ex2_approx(float x) {
     asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(r) : "f"(x));
     return r;
 }
+
+// x ≈ hi + lo in bf16 (hi = bf16(x), lo = bf16(x − hi)): an A fragment built from fp32 registers keeps ~16 bits
+// when a second mma multiplies lo by the same B (the rounding of the register operand then drops out).
+__device__ __forceinline__ uint32_t pack_bf16_lo(float lo, float hi, uint32_t packed_hi) {
+    return pack_bf16(lo - __uint_as_float(packed_hi << 16), hi - __uint_as_float(packed_hi & 0xffff0000u));
+}

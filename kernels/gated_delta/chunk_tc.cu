@@ -45,7 +45,7 @@
 extern __shared__ __align__(16) unsigned char gdn_tc_smem[];
 
 // ---------------------------------------------------------------- prepare
-// dynamic smem: 2*64*(Dk+8)*2 + 64*(Dv+8)*2 + 64*72*2 + 64*65*4 + 64*66*4 + 3*16*18*4 + 2*64*4
+// dynamic smem: 2*64*(Dk+8)*2 + 64*(Dv+8)*2 + 2*64*72*2 + 64*65*4 + 64*66*4 + 3*16*18*4 + 2*64*4
 template <int DK, int DV>
 __device__ __forceinline__ void prepare_impl(unsigned short* __restrict__ qb, unsigned short* __restrict__ kb,
         unsigned short* __restrict__ w_ws, unsigned short* __restrict__ u_ws, float* __restrict__ gcum,
@@ -62,10 +62,11 @@ __device__ __forceinline__ void prepare_impl(unsigned short* __restrict__ qb, un
     unsigned short* sKb = sK + TC_C * LK;
     unsigned short* sV = sKb + TC_C * LK;
     unsigned short* sTb = sV + TC_C * LV;
-    float* sL = reinterpret_cast<float*>(sTb + TC_C * LT);
+    unsigned short* sTl = sTb + TC_C * LT;
+    float* sL = reinterpret_cast<float*>(sTl + TC_C * LT);
     float* sT = sL + TC_C * LF;       // Tm in fp32 [64][66]
     float* sX = sT + TC_C * LT2;      // [3][16][18] off-diagonal products
-    float* sgc = sX + 3 * 16 * 17;
+    float* sgc = sX + 3 * 16 * LX;
     float* sbeta = sgc + TC_C;
 
     // Cumulative gate: two warps scan 32 values each.
@@ -217,19 +218,26 @@ __device__ __forceinline__ void prepare_impl(unsigned short* __restrict__ qb, un
         }
         __syncthreads();
     }
-    // Tm -> bf16, zero above the diagonal (never written in sT).
+    // Tm -> bf16 hi + lo (sTb, sTl), zero above the diagonal (never written in sT): W and U take two mmas per
+    // k-step, so Tm enters them with ~16 bits.
     for (int e = tid; e < TC_C * TC_C / 2; e += 128) {
         int i = e / (TC_C / 2), j = (e % (TC_C / 2)) * 2;
         float lo = j <= i ? sT[i * LT2 + j] : 0.0f, hi = j + 1 <= i ? sT[i * LT2 + j + 1] : 0.0f;
-        *reinterpret_cast<uint32_t*>(&sTb[i * LT + j]) = pack_bf16(lo, hi);
+        uint32_t packed = pack_bf16(lo, hi);
+        *reinterpret_cast<uint32_t*>(&sTb[i * LT + j]) = packed;
+        *reinterpret_cast<uint32_t*>(&sTl[i * LT + j]) = pack_bf16_lo(lo, hi, packed);
     }
     __syncthreads();
 
     // W = Tm (beta exp(gc) K), U = Tm (beta V): A = Tm rows of this warp, B = [s][d] tiles through ldmatrix.trans.
     const uint32_t taddr = smem_u32(sTb + (warp * 16 + (lane & 15)) * LT + (lane >> 4) * 8);
-    uint32_t ta[4][4];
+    const uint32_t tladdr = smem_u32(sTl + (warp * 16 + (lane & 15)) * LT + (lane >> 4) * 8);
+    uint32_t ta[4][4], tl[4][4];
     #pragma unroll
-    for (int ks = 0; ks < 4; ks++) ldsm_x4(ta[ks], taddr + ks * 32);
+    for (int ks = 0; ks < 4; ks++) {
+        ldsm_x4(ta[ks], taddr + ks * 32);
+        ldsm_x4(tl[ks], tladdr + ks * 32);
+    }
     const int row0 = warp * 16 + g;
     {
         float acc[DK / 8][4];
@@ -244,6 +252,8 @@ __device__ __forceinline__ void prepare_impl(unsigned short* __restrict__ qb, un
                 ldsm_x4_trans(bb, baddr + (ks * 16 * LK + np * 16) * 2);
                 mma_16816(acc[2 * np], ta[ks], bb[0], bb[1]);
                 mma_16816(acc[2 * np + 1], ta[ks], bb[2], bb[3]);
+                mma_16816(acc[2 * np], tl[ks], bb[0], bb[1]);
+                mma_16816(acc[2 * np + 1], tl[ks], bb[2], bb[3]);
             }
         unsigned short* wt = w_ws + ((size_t)h * nc + ci) * TC_C * DK;
         #pragma unroll
@@ -265,6 +275,8 @@ __device__ __forceinline__ void prepare_impl(unsigned short* __restrict__ qb, un
                 ldsm_x4_trans(bb, baddr + (ks * 16 * LV + np * 16) * 2);
                 mma_16816(acc[2 * np], ta[ks], bb[0], bb[1]);
                 mma_16816(acc[2 * np + 1], ta[ks], bb[2], bb[3]);
+                mma_16816(acc[2 * np], tl[ks], bb[0], bb[1]);
+                mma_16816(acc[2 * np + 1], tl[ks], bb[2], bb[3]);
             }
         unsigned short* ut = u_ws + ((size_t)h * nc + ci) * TC_C * DV;
         #pragma unroll
@@ -368,7 +380,8 @@ __device__ __forceinline__ void state_pass_impl(unsigned short* __restrict__ h_w
         const size_t cidx = (size_t)ci0 + i;
 
         // S^T (start of chunk) as bf16 A fragments; also stored as h for the output pass.
-        uint32_t sa[DK / 16][4];
+        // S^T enters v_new as hi + lo (two mmas), so its bf16 rounding does not compound over the chunks.
+        uint32_t sa[DK / 16][4], sl[DK / 16][4];
         unsigned short* hrow = h_ws + (((size_t)h * nc + cidx) * Dv + bvw + g) * DK + 2 * t4;
         #pragma unroll
         for (int kk = 0; kk < DK / 16; kk++) {
@@ -376,6 +389,10 @@ __device__ __forceinline__ void state_pass_impl(unsigned short* __restrict__ h_w
             sa[kk][1] = pack_bf16(st[2 * kk][2], st[2 * kk][3]);
             sa[kk][2] = pack_bf16(st[2 * kk + 1][0], st[2 * kk + 1][1]);
             sa[kk][3] = pack_bf16(st[2 * kk + 1][2], st[2 * kk + 1][3]);
+            sl[kk][0] = pack_bf16_lo(st[2 * kk][0], st[2 * kk][1], sa[kk][0]);
+            sl[kk][1] = pack_bf16_lo(st[2 * kk][2], st[2 * kk][3], sa[kk][1]);
+            sl[kk][2] = pack_bf16_lo(st[2 * kk + 1][0], st[2 * kk + 1][1], sa[kk][2]);
+            sl[kk][3] = pack_bf16_lo(st[2 * kk + 1][2], st[2 * kk + 1][3], sa[kk][3]);
             *reinterpret_cast<uint32_t*>(hrow + kk * 16) = sa[kk][0];
             *reinterpret_cast<uint32_t*>(hrow + 8 * DK + kk * 16) = sa[kk][1];
             *reinterpret_cast<uint32_t*>(hrow + kk * 16 + 8) = sa[kk][2];
@@ -396,6 +413,8 @@ __device__ __forceinline__ void state_pass_impl(unsigned short* __restrict__ h_w
                     ldsm_x4(bb, waddr + (np * 16 * LK + kk * 16) * 2);
                     mma_16816(vn[2 * np], sa[kk], bb[0], bb[1]);
                     mma_16816(vn[2 * np + 1], sa[kk], bb[2], bb[3]);
+                    mma_16816(vn[2 * np], sl[kk], bb[0], bb[1]);
+                    mma_16816(vn[2 * np + 1], sl[kk], bb[2], bb[3]);
                 }
         }
         // U^T in the accumulator layout: ldmatrix.trans of U [c][bv] gives (bv = g, c = 2 t4 ..) per 8x8 block.
@@ -437,12 +456,15 @@ __device__ __forceinline__ void state_pass_impl(unsigned short* __restrict__ h_w
             st[nt][2] *= dC;
             st[nt][3] *= dC;
         }
-        uint32_t pa[4][4];
+        uint32_t pa[4][4], pl[4][4];   // decayed v_new^T as hi + lo, like S^T above
         #pragma unroll
         for (int nt = 0; nt < 8; nt++) {
             float f0 = ex2_approx((gC - sG[nt * 8 + 2 * t4]) * LOG2E), f1 = ex2_approx((gC - sG[nt * 8 + 2 * t4 + 1]) * LOG2E);
-            pa[nt >> 1][(nt & 1) * 2] = pack_bf16(vn[nt][0] * f0, vn[nt][1] * f1);
-            pa[nt >> 1][(nt & 1) * 2 + 1] = pack_bf16(vn[nt][2] * f0, vn[nt][3] * f1);
+            float x0 = vn[nt][0] * f0, x1 = vn[nt][1] * f1, x2 = vn[nt][2] * f0, x3 = vn[nt][3] * f1;
+            pa[nt >> 1][(nt & 1) * 2] = pack_bf16(x0, x1);
+            pa[nt >> 1][(nt & 1) * 2 + 1] = pack_bf16(x2, x3);
+            pl[nt >> 1][(nt & 1) * 2] = pack_bf16_lo(x0, x1, pa[nt >> 1][(nt & 1) * 2]);
+            pl[nt >> 1][(nt & 1) * 2 + 1] = pack_bf16_lo(x2, x3, pa[nt >> 1][(nt & 1) * 2 + 1]);
         }
         {
             const uint32_t kaddr = smem_u32(sK + ((lane & 7) + ((lane >> 3) & 1) * 8) * LK + (lane >> 4) * 8);
@@ -454,6 +476,8 @@ __device__ __forceinline__ void state_pass_impl(unsigned short* __restrict__ h_w
                     ldsm_x4_trans(bb, kaddr + (ks * 16 * LK + np * 16) * 2);
                     mma_16816(st[2 * np], pa[ks], bb[0], bb[1]);
                     mma_16816(st[2 * np + 1], pa[ks], bb[2], bb[3]);
+                    mma_16816(st[2 * np], pl[ks], bb[0], bb[1]);
+                    mma_16816(st[2 * np + 1], pl[ks], bb[2], bb[3]);
                 }
         }
     }
@@ -573,14 +597,19 @@ __device__ __forceinline__ void output_impl(float* __restrict__ o, const unsigne
     const uint32_t noff = (((lane & 7) + ((lane >> 4) << 3)) * LN + ((lane >> 3) & 1) * 8) * 2;
     #pragma unroll
     for (int ks = 0; ks < 4; ks++) {
+        // P as hi + lo (two mmas): its rounding would otherwise be a third of the output's error.
         uint32_t pa[4] = {pack_bf16(s[2 * ks][0], s[2 * ks][1]), pack_bf16(s[2 * ks][2], s[2 * ks][3]),
                           pack_bf16(s[2 * ks + 1][0], s[2 * ks + 1][1]), pack_bf16(s[2 * ks + 1][2], s[2 * ks + 1][3])};
+        uint32_t pl[4] = {pack_bf16_lo(s[2 * ks][0], s[2 * ks][1], pa[0]), pack_bf16_lo(s[2 * ks][2], s[2 * ks][3], pa[1]),
+                          pack_bf16_lo(s[2 * ks + 1][0], s[2 * ks + 1][1], pa[2]), pack_bf16_lo(s[2 * ks + 1][2], s[2 * ks + 1][3], pa[3])};
         #pragma unroll
         for (int np = 0; np < DV / 16; np++) {
             uint32_t bb[4];
             ldsm_x4(bb, smem_u32(sN) + noff + (np * 16 * LN + ks * 16) * 2);
             mma_16816(acc[2 * np], pa, bb[0], bb[1]);
             mma_16816(acc[2 * np + 1], pa, bb[2], bb[3]);
+            mma_16816(acc[2 * np], pl, bb[0], bb[1]);
+            mma_16816(acc[2 * np + 1], pl, bb[2], bb[3]);
         }
     }
     #pragma unroll

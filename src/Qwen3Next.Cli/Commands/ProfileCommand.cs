@@ -42,7 +42,7 @@ internal static class ProfileCommand
         var precision = CliOptions.Precision();
         var prefillCores = new Option<bool>("--prefill-cores")
         {
-            Description = "Issue 13's comparison instead of the workloads: the exact and tensor-core gated delta rule and attention prefill kernels at --tokens, beside the published anchors.",
+            Description = "Issue 13's comparison instead of the workloads: the exact and tensor-core gated delta rule and attention prefill kernels at --tokens (one precision with --precision), beside the published anchors.",
         };
         var tokens = new Option<int>("--tokens") { Description = "Tokens of the --prefill-cores comparison (one sequence).", DefaultValueFactory = _ => 32768 };
         var json = CliOptions.Json("the profile");
@@ -55,7 +55,8 @@ internal static class ProfileCommand
             string name = parse.GetValue(backend)!;
             if (parse.GetValue(prefillCores))
             {
-                return name == "ptx-emu" ? ProfilePrefillCores.Run(parse.GetValue(tokens), parse.GetValue(sample), parse.GetValue(json))
+                return name == "ptx-emu" ? ProfilePrefillCores.Run(parse.GetValue(tokens), parse.GetValue(sample), parse.GetValue(json),
+                    CliOptions.PrecisionOf(parse.GetValue(precision)))
                     : throw new ArgumentException($"--prefill-cores models the CUDA C kernels: use it with --backend ptx-emu, not {name}.");
             }
 

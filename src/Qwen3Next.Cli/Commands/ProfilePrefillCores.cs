@@ -11,7 +11,8 @@ namespace Qwen3Next.Cli.Commands;
 /// </summary>
 internal static class ProfilePrefillCores
 {
-    public static int Run(int tokens, int sampleCtas, FileInfo? json)
+    /// <param name="precision">Model only this precision's kernels (default both).</param>
+    public static int Run(int tokens, int sampleCtas, FileInfo? json, Precision? precision = null)
     {
         if (tokens < 2)
         {
@@ -20,7 +21,8 @@ internal static class ProfilePrefillCores
 
         int ctas = sampleCtas >= 0 ? sampleCtas : 64;
         Console.WriteLine($"prefill cores at T = {tokens} (one sequence), {(ctas > 0 ? $"at most {ctas} CTAs per launch, evenly spread" : "every CTA")}");
-        var report = PrefillCoreComparison.Run(tokens, ctas, line => Console.Error.WriteLine($"  running {line}"));
+        var report = PrefillCoreComparison.Run(tokens, ctas, line => Console.Error.WriteLine($"  running {line}"),
+            precision is { } p ? [p] : null);
         Console.Write(report.ToText());
         Console.WriteLine();
         Console.WriteLine(ProfileReport.Label);
@@ -49,6 +51,11 @@ internal static class ProfilePrefillCores
 
     private static void Print(ProfileReport report, string op)
     {
+        if (report.Ops.All(o => o.Op != op))
+        {
+            return;
+        }
+
         var launches = report.Ops.Single(o => o.Op == op).Launches.Where(l => PrefillCoreComparison.IsCoreKernel(l.Kernel)).ToList();
         Console.WriteLine($"{op,-44} {launches.Sum(l => l.Seconds) * 1e3,11:F3}");
         foreach (var l in launches)

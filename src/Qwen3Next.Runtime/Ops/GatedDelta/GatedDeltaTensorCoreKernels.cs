@@ -25,9 +25,9 @@ public static class GatedDeltaTensorCoreKernels
     /// <summary>Head dims the kernels are instantiated for.</summary>
     public static bool Supports(int keyDim, int valueDim) => keyDim is 32 or 64 or 128 && valueDim is 32 or 64 or 128;
 
-    /// <summary>2·64·(Dk+8)·2 + 64·(Dv+8)·2 + 64·72·2 + 64·65·4 + 64·66·4 + 3·16·18·4 + 2·64·4: 98,944 B at Dk = Dv = 128.</summary>
+    /// <summary>2·64·(Dk+8)·2 + 64·(Dv+8)·2 + 2·64·72·2 + 64·65·4 + 64·66·4 + 3·16·18·4 + 2·64·4: 108,160 B at Dk = Dv = 128.</summary>
     public static int PrepareSharedBytes(int keyDim, int valueDim)
-        => (2 * Chunk * (keyDim + 8) * 2) + (Chunk * (valueDim + 8) * 2) + (Chunk * 72 * 2) + (Chunk * 65 * 4) + (Chunk * 66 * 4) + (3 * 16 * 18 * 4)
+        => (2 * Chunk * (keyDim + 8) * 2) + (Chunk * (valueDim + 8) * 2) + (2 * Chunk * 72 * 2) + (Chunk * 65 * 4) + (Chunk * 66 * 4) + (3 * 16 * 18 * 4)
             + (2 * Chunk * 4);
 
     /// <summary>Three pipeline stages of W and K (64 × (Dk+8) bf16 each), a 64 × 40 U slice and 64 gates: 120,576 B at Dk = 128.</summary>
