@@ -32,9 +32,15 @@
 // scaled), v[t*ldv + h*Dv + c], gate/beta fp32 [T, Hv]; o[t*ldo + h*Dv + c].
 // Workspaces (no initialisation needed), chunk-padded so every tile is a
 // 16-byte aligned block and rows past a sequence's end are zero:
-//   qb, kb bf16 [Hk, Nc, 64, Dk]; w bf16 [Hv, Nc, 64, Dk]; u bf16 [Hv, Nc, 64, Dv];
+//   qb, kb bf16 [2, Hk, Nc, 64, Dk]; w bf16 [Hv, Nc, 64, Dk]; u bf16 [2, Hv, Nc, 64, Dv];
 //   gcum fp32 [Hv, Nc, 64] (rows past the end repeat the last gc);
-//   h bf16 [Hv, Nc, Dv, Dk] (S^T at each chunk start); vnew bf16 [Hv, Nc, Dv, 64].
+//   h bf16 [Hv, Nc, Dv, Dk] (S^T at each chunk start); vnew bf16 [2, Hv, Nc, Dv, 64].
+// A leading 2 holds x as bf16 hi = bf16(x) then lo = bf16(x - hi): q, k, v
+// arrive in fp32 and keep ~16 bits through three-term products (hi*hi +
+// lo*hi + hi*lo) wherever they meet the output directly (K K^T, U, Q K^T,
+// P v_new), as do the register operands S^T, v_new and P (hi + lo as A).
+// Still single bf16: W, h and k in the state update (they reach o only
+// through later chunks' state).
 // Limits: Dk, Dv in {32, 64, 128}.
 #include "bf16.cuh"
 #include "tc_sm80.cuh"
@@ -45,7 +51,7 @@
 extern __shared__ __align__(16) unsigned char gdn_tc_smem[];
 
 // ---------------------------------------------------------------- prepare
-// dynamic smem: 2*64*(Dk+8)*2 + 64*(Dv+8)*2 + 2*64*72*2 + 64*65*4 + 64*66*4 + 3*16*18*4 + 2*64*4
+// dynamic smem: 3*64*(Dk+8)*2 + 2*64*(Dv+8)*2 + 2*64*72*2 + 64*65*4 + 64*66*4 + 3*16*18*4 + 2*64*4
 template <int DK, int DV>
 __device__ __forceinline__ void prepare_impl(unsigned short* __restrict__ qb, unsigned short* __restrict__ kb,
         unsigned short* __restrict__ w_ws, unsigned short* __restrict__ u_ws, float* __restrict__ gcum,
@@ -58,10 +64,14 @@ __device__ __forceinline__ void prepare_impl(unsigned short* __restrict__ qb, un
     const int b = chunk_indices[2 * ci], c = chunk_indices[2 * ci + 1];
     const int t0 = cu_seqlens[b] + TC_C * c, n = min(TC_C, cu_seqlens[b + 1] - t0);
     const bool leader = h % r == 0;   // writes the bf16 q, k of its key head
+    const size_t qk_lo = (size_t)Hk * nc * TC_C * DK;   // the lo halves follow the hi halves in qb, kb
+    const size_t u_lo = (size_t)Hv * nc * TC_C * DV;    // and in u_ws
     unsigned short* sK = reinterpret_cast<unsigned short*>(gdn_tc_smem);
-    unsigned short* sKb = sK + TC_C * LK;
+    unsigned short* sKl = sK + TC_C * LK;      // k − bf16(k)
+    unsigned short* sKb = sKl + TC_C * LK;
     unsigned short* sV = sKb + TC_C * LK;
-    unsigned short* sTb = sV + TC_C * LV;
+    unsigned short* sVl = sV + TC_C * LV;      // beta v − bf16(beta v)
+    unsigned short* sTb = sVl + TC_C * LV;
     unsigned short* sTl = sTb + TC_C * LT;
     float* sL = reinterpret_cast<float*>(sTl + TC_C * LT);
     float* sT = sL + TC_C * LF;       // Tm in fp32 [64][66]
@@ -100,9 +110,14 @@ __device__ __forceinline__ void prepare_impl(unsigned short* __restrict__ qb, un
             int e = tid + i * 128, row = e / (DK / 4), c4 = e % (DK / 4);
             float s = sbeta[row] * ex2_approx(sgc[row] * LOG2E);
             uint2 plain = make_uint2(pack_bf16(kv[i].x, kv[i].y), pack_bf16(kv[i].z, kv[i].w));
+            uint2 low = make_uint2(pack_bf16_lo(kv[i].x, kv[i].y, plain.x), pack_bf16_lo(kv[i].z, kv[i].w, plain.y));
             *reinterpret_cast<uint2*>(&sK[row * LK + c4 * 4]) = plain;
+            *reinterpret_cast<uint2*>(&sKl[row * LK + c4 * 4]) = low;
             *reinterpret_cast<uint2*>(&sKb[row * LK + c4 * 4]) = make_uint2(pack_bf16(kv[i].x * s, kv[i].y * s), pack_bf16(kv[i].z * s, kv[i].w * s));
-            if (leader) *reinterpret_cast<uint2*>(kb + (((size_t)kh * nc + ci) * TC_C + row) * DK + c4 * 4) = plain;
+            if (leader) {
+                *reinterpret_cast<uint2*>(kb + (((size_t)kh * nc + ci) * TC_C + row) * DK + c4 * 4) = plain;
+                *reinterpret_cast<uint2*>(kb + qk_lo + (((size_t)kh * nc + ci) * TC_C + row) * DK + c4 * 4) = low;
+            }
         }
     }
     if (leader) {
@@ -116,8 +131,10 @@ __device__ __forceinline__ void prepare_impl(unsigned short* __restrict__ qb, un
             #pragma unroll
             for (int i = 0; i < NK; i++) {
                 int e = tid + i * 128, row = e / (DK / 4), c4 = e % (DK / 4);
-                *reinterpret_cast<uint2*>(qb + (((size_t)kh * nc + ci) * TC_C + row) * DK + c4 * 4) =
-                    make_uint2(pack_bf16(qv[i].x, qv[i].y), pack_bf16(qv[i].z, qv[i].w));
+                uint2 plain = make_uint2(pack_bf16(qv[i].x, qv[i].y), pack_bf16(qv[i].z, qv[i].w));
+                *reinterpret_cast<uint2*>(qb + (((size_t)kh * nc + ci) * TC_C + row) * DK + c4 * 4) = plain;
+                *reinterpret_cast<uint2*>(qb + qk_lo + (((size_t)kh * nc + ci) * TC_C + row) * DK + c4 * 4) =
+                    make_uint2(pack_bf16_lo(qv[i].x, qv[i].y, plain.x), pack_bf16_lo(qv[i].z, qv[i].w, plain.y));
             }
         }
     }
@@ -132,8 +149,10 @@ __device__ __forceinline__ void prepare_impl(unsigned short* __restrict__ qb, un
         #pragma unroll
         for (int i = 0; i < NV; i++) {
             int e = tid + i * 128, row = e / (DV / 4), c4 = e % (DV / 4);
-            float s = sbeta[row];
-            *reinterpret_cast<uint2*>(&sV[row * LV + c4 * 4]) = make_uint2(pack_bf16(vv[i].x * s, vv[i].y * s), pack_bf16(vv[i].z * s, vv[i].w * s));
+            float s = sbeta[row], x0 = vv[i].x * s, x1 = vv[i].y * s, x2 = vv[i].z * s, x3 = vv[i].w * s;
+            uint2 plain = make_uint2(pack_bf16(x0, x1), pack_bf16(x2, x3));
+            *reinterpret_cast<uint2*>(&sV[row * LV + c4 * 4]) = plain;
+            *reinterpret_cast<uint2*>(&sVl[row * LV + c4 * 4]) = make_uint2(pack_bf16_lo(x0, x1, plain.x), pack_bf16_lo(x2, x3, plain.y));
         }
     }
     __syncthreads();
@@ -143,18 +162,26 @@ __device__ __forceinline__ void prepare_impl(unsigned short* __restrict__ qb, un
         float acc[8][4];
         #pragma unroll
         for (int nt = 0; nt < 8; nt++) acc[nt][0] = acc[nt][1] = acc[nt][2] = acc[nt][3] = 0.0f;
+        // K K^T in three bf16 terms (hi·hi + lo·hi + hi·lo): k keeps ~16 bits.
         const uint32_t aaddr = smem_u32(sK + (warp * 16 + (lane & 15)) * LK + (lane >> 4) * 8);
         const uint32_t baddr = smem_u32(sK + ((lane & 7) + ((lane >> 4) << 3)) * LK + ((lane >> 3) & 1) * 8);
+        const uint32_t lo = (uint32_t)(TC_C * LK * 2);   // sKl - sK in bytes
         #pragma unroll
         for (int kk = 0; kk < DK / 16; kk++) {
-            uint32_t a[4];
+            uint32_t a[4], al[4];
             ldsm_x4(a, aaddr + kk * 32);
+            ldsm_x4(al, aaddr + lo + kk * 32);
             #pragma unroll
             for (int np = 0; np < 4; np++) {
-                uint32_t bb[4];
+                uint32_t bb[4], bl[4];
                 ldsm_x4(bb, baddr + (np * 16 * LK + kk * 16) * 2);
+                ldsm_x4(bl, baddr + lo + (np * 16 * LK + kk * 16) * 2);
                 mma_16816(acc[2 * np], a, bb[0], bb[1]);
                 mma_16816(acc[2 * np + 1], a, bb[2], bb[3]);
+                mma_16816(acc[2 * np], al, bb[0], bb[1]);
+                mma_16816(acc[2 * np + 1], al, bb[2], bb[3]);
+                mma_16816(acc[2 * np], a, bl[0], bl[1]);
+                mma_16816(acc[2 * np + 1], a, bl[2], bl[3]);
             }
         }
         #pragma unroll
@@ -266,23 +293,31 @@ __device__ __forceinline__ void prepare_impl(unsigned short* __restrict__ qb, un
         float acc[DV / 8][4];
         #pragma unroll
         for (int nt = 0; nt < DV / 8; nt++) acc[nt][0] = acc[nt][1] = acc[nt][2] = acc[nt][3] = 0.0f;
+        // U = Tm (beta V) in three terms (Tm and beta v each hi + lo), stored hi + lo: v keeps ~16 bits up to v_new.
         const uint32_t baddr = smem_u32(sV + ((lane & 7) + ((lane >> 3) & 1) * 8) * LV + (lane >> 4) * 8);
+        const uint32_t lo = (uint32_t)(TC_C * LV * 2);   // sVl - sV in bytes
         #pragma unroll
         for (int ks = 0; ks < 4; ks++)
             #pragma unroll
             for (int np = 0; np < DV / 16; np++) {
-                uint32_t bb[4];
+                uint32_t bb[4], bl[4];
                 ldsm_x4_trans(bb, baddr + (ks * 16 * LV + np * 16) * 2);
+                ldsm_x4_trans(bl, baddr + lo + (ks * 16 * LV + np * 16) * 2);
                 mma_16816(acc[2 * np], ta[ks], bb[0], bb[1]);
                 mma_16816(acc[2 * np + 1], ta[ks], bb[2], bb[3]);
                 mma_16816(acc[2 * np], tl[ks], bb[0], bb[1]);
                 mma_16816(acc[2 * np + 1], tl[ks], bb[2], bb[3]);
+                mma_16816(acc[2 * np], ta[ks], bl[0], bl[1]);
+                mma_16816(acc[2 * np + 1], ta[ks], bl[2], bl[3]);
             }
         unsigned short* ut = u_ws + ((size_t)h * nc + ci) * TC_C * DV;
         #pragma unroll
         for (int nt = 0; nt < DV / 8; nt++) {
-            *reinterpret_cast<uint32_t*>(ut + row0 * DV + nt * 8 + 2 * t4) = pack_bf16(acc[nt][0], acc[nt][1]);
-            *reinterpret_cast<uint32_t*>(ut + (row0 + 8) * DV + nt * 8 + 2 * t4) = pack_bf16(acc[nt][2], acc[nt][3]);
+            uint32_t h0 = pack_bf16(acc[nt][0], acc[nt][1]), h1 = pack_bf16(acc[nt][2], acc[nt][3]);
+            *reinterpret_cast<uint32_t*>(ut + row0 * DV + nt * 8 + 2 * t4) = h0;
+            *reinterpret_cast<uint32_t*>(ut + (row0 + 8) * DV + nt * 8 + 2 * t4) = h1;
+            *reinterpret_cast<uint32_t*>(ut + u_lo + row0 * DV + nt * 8 + 2 * t4) = pack_bf16_lo(acc[nt][0], acc[nt][1], h0);
+            *reinterpret_cast<uint32_t*>(ut + u_lo + (row0 + 8) * DV + nt * 8 + 2 * t4) = pack_bf16_lo(acc[nt][2], acc[nt][3], h1);
         }
     }
 }
@@ -314,19 +349,20 @@ gdn_tc_prepare(unsigned short* __restrict__ qb, unsigned short* __restrict__ kb,
 #define SP_BV 32
 #define SP_STAGES 3
 
-// dynamic smem: 3 * (2*64*(Dk+8)*2 + 64*40*2 + 64*4)
+// dynamic smem: 3 * (2*64*(Dk+8)*2 + 2*64*40*2 + 64*4)
 template <int DK>
 __device__ __forceinline__ void state_pass_impl(unsigned short* __restrict__ h_ws, unsigned short* __restrict__ vnew,
         float* __restrict__ state_pool, const unsigned short* __restrict__ kb, const unsigned short* __restrict__ w_ws,
         const unsigned short* __restrict__ u_ws, const float* __restrict__ gcum, const int* __restrict__ chunk_offsets,
         const int* __restrict__ slot_ids, int nc, int Hk, int Hv, int Dv) {
     constexpr int LK = DK + 8, LU = SP_BV + 8;
-    constexpr int STAGE = 2 * TC_C * LK * 2 + TC_C * LU * 2 + TC_C * 4;   // bytes
+    constexpr int STAGE = 2 * TC_C * LK * 2 + 2 * TC_C * LU * 2 + TC_C * 4;   // bytes
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane >> 2, t4 = lane & 3;
     const int bv0 = blockIdx.x * SP_BV, h = blockIdx.y, b = blockIdx.z, kh = h / (Hv / Hk);
     const int ci0 = chunk_offsets[b], nch = chunk_offsets[b + 1] - ci0;
     if (nch <= 0) return;
     float* st_g = state_pool + ((size_t)slot_ids[b] * Hv + h) * DK * Dv;
+    const size_t hv_lo = (size_t)Hv * nc * TC_C * Dv;   // lo halves of u_ws and vnew follow the hi halves
     const int bvw = bv0 + warp * 16;   // this warp's first S^T row (value column)
 
     // Copy of chunk i into stage i % 3: W, K (64 x DK), U (64 x 32 slice), gcum (64).
@@ -335,7 +371,8 @@ __device__ __forceinline__ void state_pass_impl(unsigned short* __restrict__ h_w
         unsigned short* sW = reinterpret_cast<unsigned short*>(st);
         unsigned short* sK = sW + TC_C * LK;
         unsigned short* sU = sK + TC_C * LK;
-        float* sG = reinterpret_cast<float*>(sU + TC_C * LU);
+        unsigned short* sUl = sU + TC_C * LU;
+        float* sG = reinterpret_cast<float*>(sUl + TC_C * LU);
         const size_t cidx = (size_t)ci0 + i;
         const unsigned short* wsrc = w_ws + ((size_t)h * nc + cidx) * TC_C * DK;
         const unsigned short* ksrc = kb + ((size_t)kh * nc + cidx) * TC_C * DK;
@@ -348,6 +385,7 @@ __device__ __forceinline__ void state_pass_impl(unsigned short* __restrict__ h_w
         for (int e = tid; e < TC_C * SP_BV / 8; e += 64) {
             int row = e / (SP_BV / 8), c8 = e % (SP_BV / 8);
             cp_async16(smem_u32(sU + row * LU + c8 * 8), usrc + (size_t)row * Dv + c8 * 8, 16);
+            cp_async16(smem_u32(sUl + row * LU + c8 * 8), usrc + hv_lo + (size_t)row * Dv + c8 * 8, 16);
         }
         if (tid < TC_C / 4) cp_async16(smem_u32(sG + tid * 4), gcum + ((size_t)h * nc + cidx) * TC_C + tid * 4, 16);
     };
@@ -376,7 +414,7 @@ __device__ __forceinline__ void state_pass_impl(unsigned short* __restrict__ h_w
         unsigned short* sW = reinterpret_cast<unsigned short*>(stg);
         unsigned short* sK = sW + TC_C * LK;
         unsigned short* sU = sK + TC_C * LK;
-        const float* sG = reinterpret_cast<const float*>(sU + TC_C * LU);
+        const float* sG = reinterpret_cast<const float*>(sU + 2 * TC_C * LU);
         const size_t cidx = (size_t)ci0 + i;
 
         // S^T (start of chunk) as bf16 A fragments; also stored as h for the output pass.
@@ -422,18 +460,21 @@ __device__ __forceinline__ void state_pass_impl(unsigned short* __restrict__ h_w
             const uint32_t uaddr = smem_u32(sU + ((lane & 7) + ((lane >> 4) << 3)) * LU + warp * 16 + ((lane >> 3) & 1) * 8);
             #pragma unroll
             for (int np = 0; np < 4; np++) {
-                uint32_t uu[4];
+                uint32_t uu[4], ul[4];
                 ldsm_x4_trans(uu, uaddr + np * 16 * LU * 2);
+                ldsm_x4_trans(ul, uaddr + (TC_C + np * 16) * LU * 2);   // the lo half (sUl)
                 #pragma unroll
                 for (int x = 0; x < 2; x++) {
-                    float u0, u1, u2, u3;
+                    float u0, u1, u2, u3, l0, l1, l2, l3;
                     bf16x2_to_f32(uu[2 * x], u0, u1);
                     bf16x2_to_f32(uu[2 * x + 1], u2, u3);
+                    bf16x2_to_f32(ul[2 * x], l0, l1);
+                    bf16x2_to_f32(ul[2 * x + 1], l2, l3);
                     float* a = vn[2 * np + x];
-                    a[0] = u0 - a[0];
-                    a[1] = u1 - a[1];
-                    a[2] = u2 - a[2];
-                    a[3] = u3 - a[3];
+                    a[0] = (u0 + l0) - a[0];
+                    a[1] = (u1 + l1) - a[1];
+                    a[2] = (u2 + l2) - a[2];
+                    a[3] = (u3 + l3) - a[3];
                 }
             }
         }
@@ -441,9 +482,12 @@ __device__ __forceinline__ void state_pass_impl(unsigned short* __restrict__ h_w
         {
             unsigned short* vrow = vnew + (((size_t)h * nc + cidx) * Dv + bvw + g) * TC_C + 2 * t4;
             #pragma unroll
-            for (int nt = 0; nt < 8; nt++) {
-                *reinterpret_cast<uint32_t*>(vrow + nt * 8) = pack_bf16(vn[nt][0], vn[nt][1]);
-                *reinterpret_cast<uint32_t*>(vrow + 8 * TC_C + nt * 8) = pack_bf16(vn[nt][2], vn[nt][3]);
+            for (int nt = 0; nt < 8; nt++) {   // hi + lo
+                uint32_t h0 = pack_bf16(vn[nt][0], vn[nt][1]), h1 = pack_bf16(vn[nt][2], vn[nt][3]);
+                *reinterpret_cast<uint32_t*>(vrow + nt * 8) = h0;
+                *reinterpret_cast<uint32_t*>(vrow + 8 * TC_C + nt * 8) = h1;
+                *reinterpret_cast<uint32_t*>(vrow + hv_lo + nt * 8) = pack_bf16_lo(vn[nt][0], vn[nt][1], h0);
+                *reinterpret_cast<uint32_t*>(vrow + hv_lo + 8 * TC_C + nt * 8) = pack_bf16_lo(vn[nt][2], vn[nt][3], h1);
             }
         }
         // S^T = exp(gC) S^T + (v_new^T diag(exp(gC - gc))) K
@@ -505,7 +549,7 @@ gdn_tc_state_pass(unsigned short* __restrict__ h_ws, unsigned short* __restrict_
 }
 
 // ----------------------------------------------------------------- output
-// dynamic smem: 2*64*(Dk+8)*2 + Dv*(Dk+8)*2 + Dv*72*2 + 64*4
+// dynamic smem: 4*64*(Dk+8)*2 + Dv*(Dk+8)*2 + 2*Dv*72*2 + 64*4
 template <int DK, int DV>
 __device__ __forceinline__ void output_impl(float* __restrict__ o, const unsigned short* __restrict__ qb,
         const unsigned short* __restrict__ kb, const unsigned short* __restrict__ h_ws, const unsigned short* __restrict__ vnew,
@@ -516,11 +560,13 @@ __device__ __forceinline__ void output_impl(float* __restrict__ o, const unsigne
     const int ci = blockIdx.x, nc = gridDim.x, h = blockIdx.y, kh = h / (Hv / Hk);
     const int b = chunk_indices[2 * ci], c = chunk_indices[2 * ci + 1];
     const int t0 = cu_seqlens[b] + TC_C * c, n = min(TC_C, cu_seqlens[b + 1] - t0);
+    // q, k, v_new as hi + lo tiles (the lo one TC_C*LK or DV*LN elements after its hi one): three-term products.
     unsigned short* sQ = reinterpret_cast<unsigned short*>(gdn_tc_smem);
-    unsigned short* sK = sQ + TC_C * LK;
-    unsigned short* sH = sK + TC_C * LK;
+    unsigned short* sK = sQ + 2 * TC_C * LK;
+    unsigned short* sH = sK + 2 * TC_C * LK;
     unsigned short* sN = sH + DV * LK;
-    float* sG = reinterpret_cast<float*>(sN + DV * LN);
+    float* sG = reinterpret_cast<float*>(sN + 2 * DV * LN);
+    const size_t qk_lo = (size_t)Hk * nc * TC_C * DK, n_lo = (size_t)Hv * nc * DV * TC_C;
 
     const unsigned short* qsrc = qb + ((size_t)kh * nc + ci) * TC_C * DK;
     const unsigned short* ksrc = kb + ((size_t)kh * nc + ci) * TC_C * DK;
@@ -528,6 +574,8 @@ __device__ __forceinline__ void output_impl(float* __restrict__ o, const unsigne
         int row = e / (DK / 8), c8 = e % (DK / 8);
         cp_async16(smem_u32(sQ + row * LK + c8 * 8), qsrc + row * DK + c8 * 8, 16);
         cp_async16(smem_u32(sK + row * LK + c8 * 8), ksrc + row * DK + c8 * 8, 16);
+        cp_async16(smem_u32(sQ + (TC_C + row) * LK + c8 * 8), qsrc + qk_lo + row * DK + c8 * 8, 16);
+        cp_async16(smem_u32(sK + (TC_C + row) * LK + c8 * 8), ksrc + qk_lo + row * DK + c8 * 8, 16);
     }
     const unsigned short* hsrc = h_ws + ((size_t)h * nc + ci) * DV * DK;
     for (int e = tid; e < DV * DK / 8; e += 128) {
@@ -538,6 +586,7 @@ __device__ __forceinline__ void output_impl(float* __restrict__ o, const unsigne
     for (int e = tid; e < DV * TC_C / 8; e += 128) {
         int row = e / (TC_C / 8), c8 = e % (TC_C / 8);
         cp_async16(smem_u32(sN + row * LN + c8 * 8), nsrc + row * TC_C + c8 * 8, 16);
+        cp_async16(smem_u32(sN + (DV + row) * LN + c8 * 8), nsrc + n_lo + row * TC_C + c8 * 8, 16);
     }
     if (tid < TC_C / 4) cp_async16(smem_u32(sG + tid * 4), gcum + ((size_t)h * nc + ci) * TC_C + tid * 4, 16);
     cp_async_commit();
@@ -545,10 +594,13 @@ __device__ __forceinline__ void output_impl(float* __restrict__ o, const unsigne
     __syncthreads();
 
     const int r0 = warp * 16 + g;
-    uint32_t qa[DK / 16][4];
+    uint32_t qa[DK / 16][4], ql[DK / 16][4];
     const uint32_t qaddr = smem_u32(sQ + (warp * 16 + (lane & 15)) * LK + (lane >> 4) * 8);
     #pragma unroll
-    for (int kk = 0; kk < DK / 16; kk++) ldsm_x4(qa[kk], qaddr + kk * 32);
+    for (int kk = 0; kk < DK / 16; kk++) {
+        ldsm_x4(qa[kk], qaddr + kk * 32);
+        ldsm_x4(ql[kk], qaddr + TC_C * LK * 2 + kk * 32);
+    }
     const uint32_t boff = (((lane & 7) + ((lane >> 4) << 3)) * LK + ((lane >> 3) & 1) * 8) * 2;
 
     // P = (Q K^T) . exp(gc_i - gc_j), j <= i
@@ -559,10 +611,15 @@ __device__ __forceinline__ void output_impl(float* __restrict__ o, const unsigne
     for (int kk = 0; kk < DK / 16; kk++)
         #pragma unroll
         for (int np = 0; np < 4; np++) {
-            uint32_t bb[4];
+            uint32_t bb[4], bl[4];
             ldsm_x4(bb, smem_u32(sK) + boff + (np * 16 * LK + kk * 16) * 2);
+            ldsm_x4(bl, smem_u32(sK) + boff + ((TC_C + np * 16) * LK + kk * 16) * 2);
             mma_16816(s[2 * np], qa[kk], bb[0], bb[1]);
             mma_16816(s[2 * np + 1], qa[kk], bb[2], bb[3]);
+            mma_16816(s[2 * np], ql[kk], bb[0], bb[1]);
+            mma_16816(s[2 * np + 1], ql[kk], bb[2], bb[3]);
+            mma_16816(s[2 * np], qa[kk], bl[0], bl[1]);
+            mma_16816(s[2 * np + 1], qa[kk], bl[2], bl[3]);
         }
     const float g0 = sG[r0], g1 = sG[r0 + 8];
     #pragma unroll
@@ -585,6 +642,8 @@ __device__ __forceinline__ void output_impl(float* __restrict__ o, const unsigne
             ldsm_x4(bb, smem_u32(sH) + boff + (np * 16 * LK + kk * 16) * 2);
             mma_16816(acc[2 * np], qa[kk], bb[0], bb[1]);
             mma_16816(acc[2 * np + 1], qa[kk], bb[2], bb[3]);
+            mma_16816(acc[2 * np], ql[kk], bb[0], bb[1]);
+            mma_16816(acc[2 * np + 1], ql[kk], bb[2], bb[3]);
         }
     const float e0 = ex2_approx(g0 * LOG2E), e1 = ex2_approx(g1 * LOG2E);
     #pragma unroll
@@ -604,12 +663,15 @@ __device__ __forceinline__ void output_impl(float* __restrict__ o, const unsigne
                           pack_bf16_lo(s[2 * ks + 1][0], s[2 * ks + 1][1], pa[2]), pack_bf16_lo(s[2 * ks + 1][2], s[2 * ks + 1][3], pa[3])};
         #pragma unroll
         for (int np = 0; np < DV / 16; np++) {
-            uint32_t bb[4];
+            uint32_t bb[4], bl[4];
             ldsm_x4(bb, smem_u32(sN) + noff + (np * 16 * LN + ks * 16) * 2);
+            ldsm_x4(bl, smem_u32(sN) + noff + ((DV + np * 16) * LN + ks * 16) * 2);
             mma_16816(acc[2 * np], pa, bb[0], bb[1]);
             mma_16816(acc[2 * np + 1], pa, bb[2], bb[3]);
             mma_16816(acc[2 * np], pl, bb[0], bb[1]);
             mma_16816(acc[2 * np + 1], pl, bb[2], bb[3]);
+            mma_16816(acc[2 * np], pa, bl[0], bl[1]);
+            mma_16816(acc[2 * np + 1], pa, bl[2], bl[3]);
         }
     }
     #pragma unroll

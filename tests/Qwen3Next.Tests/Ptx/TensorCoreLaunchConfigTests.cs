@@ -15,9 +15,9 @@ public sealed class TensorCoreLaunchConfigTests
     [Test]
     public void GatedDeltaGeometryAtTheRealShape()
     {
-        Assert.That(GatedDeltaTensorCoreKernels.PrepareConfig(512, 16, 32, 128, 128), Is.EqualTo(new LaunchConfig(new LaunchDims(512, 32), 128, 98_944)));
-        Assert.That(GatedDeltaTensorCoreKernels.StatePassConfig(3, 16, 32, 128, 128), Is.EqualTo(new LaunchConfig(new LaunchDims(4, 32, 3), 64, 120_576)));
-        Assert.That(GatedDeltaTensorCoreKernels.OutputConfig(512, 16, 32, 128, 128), Is.EqualTo(new LaunchConfig(new LaunchDims(512, 32), 128, 88_320)));
+        Assert.That(GatedDeltaTensorCoreKernels.PrepareConfig(512, 16, 32, 128, 128), Is.EqualTo(new LaunchConfig(new LaunchDims(512, 32), 128, 142_976)));
+        Assert.That(GatedDeltaTensorCoreKernels.StatePassConfig(3, 16, 32, 128, 128), Is.EqualTo(new LaunchConfig(new LaunchDims(4, 32, 3), 64, 135_936)));
+        Assert.That(GatedDeltaTensorCoreKernels.OutputConfig(512, 16, 32, 128, 128), Is.EqualTo(new LaunchConfig(new LaunchDims(512, 32), 128, 141_568)));
         AssertRefused(() => GatedDeltaTensorCoreKernels.PrepareConfig(1, 2, 4, 40, 64), GatedDeltaTensorCoreKernels.Prepare, "Dk = 40");
         AssertRefused(() => GatedDeltaTensorCoreKernels.StatePassConfig(1, 2, 4, 32, 96), GatedDeltaTensorCoreKernels.StatePass, "Dv = 96");
         AssertRefused(() => GatedDeltaTensorCoreKernels.OutputConfig(0, 2, 4, 32, 32), GatedDeltaTensorCoreKernels.Output, "NC = 0");
@@ -40,5 +40,8 @@ public sealed class TensorCoreLaunchConfigTests
         AssertRefused(() => FlashPrefillTensorCoreKernel.Config(8, 1, 16, 2, 96), FlashPrefillTensorCoreKernel.Name, "D = 96");
         AssertRefused(() => FlashPrefillTensorCoreKernel.Config(8, 1, 24, 1, 64), FlashPrefillTensorCoreKernel.Name, "G = 24");
         AssertRefused(() => FlashPrefillTensorCoreKernel.Config(0, 1, 16, 2, 256), FlashPrefillTensorCoreKernel.Name, "max_len = 0");
+        Assert.That(PtxGatedAttentionOps.PagesBf16Config(32768, 2, 256, 1), Is.EqualTo(new LaunchConfig(new LaunchDims(512, 2, 1), 256)));
+        Assert.That(PtxGatedAttentionOps.PagesBf16Config(65, 2, 64, 3).Grid, Is.EqualTo(new LaunchDims(2, 2, 3)));
+        AssertRefused(() => PtxGatedAttentionOps.PagesBf16Config(8, 2, 66, 1), PtxGatedAttentionOps.PagesBf16, "D = 66");
     }
 }

@@ -25,17 +25,17 @@ public static class GatedDeltaTensorCoreKernels
     /// <summary>Head dims the kernels are instantiated for.</summary>
     public static bool Supports(int keyDim, int valueDim) => keyDim is 32 or 64 or 128 && valueDim is 32 or 64 or 128;
 
-    /// <summary>2·64·(Dk+8)·2 + 64·(Dv+8)·2 + 2·64·72·2 + 64·65·4 + 64·66·4 + 3·16·18·4 + 2·64·4: 108,160 B at Dk = Dv = 128.</summary>
+    /// <summary>3·64·(Dk+8)·2 + 2·64·(Dv+8)·2 + 2·64·72·2 + 64·65·4 + 64·66·4 + 3·16·18·4 + 2·64·4: 142,976 B at Dk = Dv = 128.</summary>
     public static int PrepareSharedBytes(int keyDim, int valueDim)
-        => (2 * Chunk * (keyDim + 8) * 2) + (Chunk * (valueDim + 8) * 2) + (2 * Chunk * 72 * 2) + (Chunk * 65 * 4) + (Chunk * 66 * 4) + (3 * 16 * 18 * 4)
+        => (3 * Chunk * (keyDim + 8) * 2) + (2 * Chunk * (valueDim + 8) * 2) + (2 * Chunk * 72 * 2) + (Chunk * 65 * 4) + (Chunk * 66 * 4) + (3 * 16 * 18 * 4)
             + (2 * Chunk * 4);
 
-    /// <summary>Three pipeline stages of W and K (64 × (Dk+8) bf16 each), a 64 × 40 U slice and 64 gates: 120,576 B at Dk = 128.</summary>
-    public static int StatePassSharedBytes(int keyDim) => 3 * ((2 * Chunk * (keyDim + 8) * 2) + (Chunk * 40 * 2) + (Chunk * 4));
+    /// <summary>Three pipeline stages of W and K (64 × (Dk+8) bf16 each), a 64 × 40 U slice hi and lo, and 64 gates: 135,936 B at Dk = 128.</summary>
+    public static int StatePassSharedBytes(int keyDim) => 3 * ((2 * Chunk * (keyDim + 8) * 2) + (2 * Chunk * 40 * 2) + (Chunk * 4));
 
-    /// <summary>q, k (64 × (Dk+8)), h (Dv × (Dk+8)), v_new (Dv × 72) in bf16 and 64 gates: 88,320 B at Dk = Dv = 128.</summary>
+    /// <summary>q, k (64 × (Dk+8), hi and lo), h (Dv × (Dk+8)), v_new (Dv × 72, hi and lo) in bf16 and 64 gates: 141,568 B at Dk = Dv = 128.</summary>
     public static int OutputSharedBytes(int keyDim, int valueDim)
-        => (2 * Chunk * (keyDim + 8) * 2) + (valueDim * (keyDim + 8) * 2) + (valueDim * 72 * 2) + (Chunk * 4);
+        => (4 * Chunk * (keyDim + 8) * 2) + (valueDim * (keyDim + 8) * 2) + (2 * valueDim * 72 * 2) + (Chunk * 4);
 
     private static void CheckHeads(string kernel, int keyHeads, int valueHeads, int keyDim, int valueDim)
     {
@@ -71,13 +71,14 @@ public static class GatedDeltaTensorCoreKernels
         return config;
     }
 
-    /// <summary>Elements of each workspace for <paramref name="chunks"/> chunks: qb, kb bf16 [Hk, NC, 64, Dk]; w bf16
-    /// [Hv, NC, 64, Dk]; u bf16 [Hv, NC, 64, Dv]; gcum fp32 [Hv, NC, 64]; h bf16 [Hv, NC, Dv, Dk]; vnew bf16 [Hv, NC, Dv, 64].</summary>
+    /// <summary>Elements of each workspace for <paramref name="chunks"/> chunks: qb, kb bf16 [2, Hk, NC, 64, Dk]; w bf16
+    /// [Hv, NC, 64, Dk]; u bf16 [2, Hv, NC, 64, Dv]; gcum fp32 [Hv, NC, 64]; h bf16 [Hv, NC, Dv, Dk]; vnew bf16
+    /// [2, Hv, NC, Dv, 64] — the leading 2 is bf16(x) then bf16(x − bf16(x)), the hi and lo halves.</summary>
     public static (long QkBf16, long W, long U, long Gcum, long H, long VNew) WorkspaceElements(int chunks, int keyHeads, int valueHeads, int keyDim, int valueDim)
     {
         long rows = (long)chunks * Chunk;
-        return (keyHeads * rows * keyDim, valueHeads * rows * keyDim, valueHeads * rows * valueDim, valueHeads * rows,
-            (long)valueHeads * chunks * valueDim * keyDim, valueHeads * rows * valueDim);
+        return (2 * keyHeads * rows * keyDim, valueHeads * rows * keyDim, 2 * valueHeads * rows * valueDim, valueHeads * rows,
+            (long)valueHeads * chunks * valueDim * keyDim, 2 * valueHeads * rows * valueDim);
     }
 
     /// <summary>fla's chunk tables from the sequence lengths: chunk_indices [NC, 2] = (sequence, chunk within it) and
