@@ -1,11 +1,8 @@
 using Qwen3Next.Backends;
 using Qwen3Next.Backends.Ptx;
-using Qwen3Next.Cuda;
 using Qwen3Next.Ops.Attention;
 using Qwen3Next.Ops.GatedDelta;
 using Qwen3Next.PtxEmulator;
-using Qwen3Next.PtxEmulator.Execution;
-using Qwen3Next.PtxEmulator.Memory;
 using Qwen3Next.PtxEmulator.Profiling;
 
 namespace Qwen3Next.Benchmarks;
