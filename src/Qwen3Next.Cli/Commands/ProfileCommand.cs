@@ -34,7 +34,7 @@ internal static class ProfileCommand
             Description = $"Workloads (default: all): {string.Join(", ", OpWorkloads.Names)}; ptx only: {string.Join(", ", OpWorkloads.PtxNames)}.",
             AllowMultipleArgumentsPerToken = true,
         };
-        var tokens = new Option<int?>("--tokens") { Description = "Prefill tokens of the prefill workloads (default: 512 at real scale, 64 at small), e.g. 32768." }
+        var tokens = new Option<int?>("--tokens") { Description = "Prefill tokens of the prefill workloads (default: 512 at real scale, 64 at small; 32768 for --prefill-cores), e.g. 32768." }
             .Require(v => v is null or >= 1, "at least 1");
         var compare = new Option<bool>("--compare-precisions")
         {
@@ -50,14 +50,25 @@ internal static class ProfileCommand
         var measured = new Option<FileInfo?>("--measured") { Description = "Per-kernel GPU times from `profile --backend ptx --json` to compare with the model." };
         var repetitions = new Option<int>("--repetitions") { Description = "Timed runs per workload on a GPU (medians).", DefaultValueFactory = _ => 10 };
         var precision = CliOptions.Precision();
+        var prefillCores = new Option<bool>("--prefill-cores")
+        {
+            Description = "Issue 13's comparison instead of the workloads: the exact and tensor-core gated delta rule and attention prefill kernels at --tokens (one precision with --precision), beside the published anchors.",
+        };
         var json = CliOptions.Json("the profile");
         var command = new Command("profile", "Modeled H200 time of every op workload from emulator counters (a model, not a measurement); on a GPU, measured per-kernel times.")
         {
-            backend, precision, ops, tokens, compare, scale, sample, sanitize, measured, repetitions, json,
+            backend, precision, ops, tokens, compare, scale, sample, sanitize, measured, repetitions, prefillCores, json,
         };
         command.SetAction(parse => CommandGuard.Run(parse, () =>
         {
             string name = parse.GetValue(backend)!;
+            if (parse.GetValue(prefillCores))
+            {
+                return name == "ptx-emu" ? ProfilePrefillCores.Run(parse.GetValue(tokens) ?? 32768, parse.GetValue(sample), parse.GetValue(json),
+                    CliOptions.PrecisionOf(parse.GetValue(precision)))
+                    : throw new ArgumentException($"--prefill-cores models the CUDA C kernels: use it with --backend ptx-emu, not {name}.");
+            }
+
             if (name == "ptx")
             {
                 return Measure(parse.GetValue(ops), parse.GetValue(scale), parse.GetValue(repetitions), parse.GetValue(json),

@@ -21,6 +21,9 @@ public enum Op : ushort
     CvtInt, CvtF32FromInt, CvtF64FromInt, CvtIntFromF32, CvtIntFromF64, CvtF32FromF64, CvtF64FromF32, CvtF32FromF32, CvtF64FromF64,
     CvtF32FromF16, CvtF16FromF32, CvtF32FromBf16, CvtBf16FromF32,
 
+    /// <summary>cvt.rn.bf16x2.f32 d, a, b: a to the upper half, b to the lower (two sources, not a unary conversion).</summary>
+    CvtBf16x2FromF32,
+
     // Float32.
     AddF32, SubF32, MulF32, FmaF32, DivRnF32, DivApproxF32, DivFullF32, NegF32, AbsF32, MinF32, MaxF32,
     RcpRnF32, RcpApproxF32, SqrtRnF32, SqrtApproxF32, RsqrtApproxF32, Ex2ApproxF32, Lg2ApproxF32, SinApproxF32,
@@ -33,7 +36,7 @@ public enum Op : ushort
     Ld, St, Atom, Red, Cvta,
 
     // Control and warp collectives.
-    Bra, Exit, BarSync, BarWarpSync, Shfl, Mma, Vote, Activemask, Membar, Trap,
+    Bra, Exit, BarSync, BarWarpSync, Shfl, Mma, LdMatrix, Vote, Activemask, Membar, Trap,
 
     // Asynchronous copies and warpgroup MMA (sm_80 cp.async, sm_90a wgmma; Interpreter.Async.cs).
     CpAsync, CpAsyncCommit, CpAsyncWait, FenceProxyAsync, Wgmma, WgmmaFence, WgmmaCommit, WgmmaWait,
@@ -126,7 +129,7 @@ public struct Instr
     public FloatClass Class;
     public VoteMode Vote;
 
-    /// <summary>Vector width of ld/st (1, 2 or 4).</summary>
+    /// <summary>Vector width of ld/st (1, 2 or 4); ldmatrix: matrices (1, 2 or 4).</summary>
     public byte Vec;
 
     /// <summary>bra.uni; setp/vote: the combining predicate is negated; ld: sign-extend into a 64-bit register;
@@ -154,6 +157,9 @@ public struct Instr
     /// <summary>wgmma: imm-scale-a / imm-scale-b are −1 (negate A / B).</summary>
     public bool NegateA;
     public bool NegateB;
+
+    /// <summary>ldmatrix .trans: each 8×8 matrix is delivered transposed.</summary>
+    public bool Transpose;
 
     /// <summary>The address register is 32-bit: [reg + imm] is computed modulo 2^32, as the hardware does for
     /// 32-bit (shared-window) addresses; nvcc relies on it when it folds offsets into the immediate.</summary>

@@ -60,6 +60,7 @@ internal sealed partial class KernelDecoder
             case "bar": case "barrier": Barrier(ref ins, m, s.Operands); break;
             case "shfl": Shuffle(ref ins, m, s.Operands); break;
             case "mma": Mma(ref ins, m, s.Operands); break;
+            case "ldmatrix": LdMatrix(ref ins, m, s.Operands); break;
             case "vote": VoteOp(ref ins, m, s.Operands); break;
             case "activemask":
                 Count(s.Operands, 1);
@@ -604,6 +605,12 @@ internal sealed partial class KernelDecoder
         string? rnd = m.TakeAny("rn", "rz", "rm", "rp", "rni", "rzi", "rmi", "rpi");
         ins.Ftz = m.Take("ftz");
         ins.Sat = m.Take("sat");
+        if (m.Take("bf16x2"))
+        {
+            PackedBf16(ref ins, m, rnd, ops);
+            return;
+        }
+
         var types = m.TakeTypes();
         if (types.Count != 2)
         {

@@ -27,7 +27,7 @@ internal sealed unsafe partial class Interpreter
             Op.Shfl => (uint)w.R[ins.E + first],
             Op.BarWarpSync => (uint)w.R[ins.A + first],
             Op.Vote => (uint)w.R[ins.B + first],
-            Op.Mma => uint.MaxValue,
+            Op.Mma or Op.LdMatrix => uint.MaxValue,
             _ => exec,
         };
 
@@ -47,6 +47,9 @@ internal sealed unsafe partial class Interpreter
             case Op.Mma:
                 MmaM16N8K16(w, in ins);
                 break;
+            case Op.LdMatrix:
+                LoadMatrices(w, in ins, pc);
+                break;
             case Op.Activemask:
                 for (uint m = exec; m != 0; m &= m - 1)
                 {
@@ -65,10 +68,10 @@ internal sealed unsafe partial class Interpreter
     private bool Ready(Warp w, in Instr ins, int pc, uint mask, uint exec, uint member)
     {
         int tid = ThreadId(w, exec);
-        if (ins.Op == Op.Mma && (exec != uint.MaxValue || w.Live != uint.MaxValue))
+        if (ins.Op is Op.Mma or Op.LdMatrix && (exec != uint.MaxValue || w.Live != uint.MaxValue))
         {
             san.Report(SanitizerRule.WarpSyncMismatch, pc, tid, 0,
-                $"mma.sync.aligned needs all 32 lanes converged; lanes 0x{exec:X8} executed it (live 0x{w.Live:X8})");
+                $"{(ins.Op == Op.Mma ? "mma" : "ldmatrix")}.sync.aligned needs all 32 lanes converged; lanes 0x{exec:X8} executed it (live 0x{w.Live:X8})");
             return true;
         }
 

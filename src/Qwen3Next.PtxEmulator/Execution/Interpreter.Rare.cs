@@ -89,6 +89,9 @@ internal sealed unsafe partial class Interpreter
             case Op.Brev64: return ((ulong)ReverseBits((uint)a) << 32) | ReverseBits((uint)(a >> 32));
             case Op.Testp:
                 return Classify(in ins, a) ? 1ul : 0ul;
+            case Op.CvtBf16x2FromF32:
+                // PTX ISA §9.7.9.21: the first source goes to the upper half.
+                return ((uint)PtxMath.ToBf16(F(a, ins.Ftz), Rounding.Nearest) << 16) | PtxMath.ToBf16(F(b, ins.Ftz), Rounding.Nearest);
             case Op.SubF32:
             case Op.AddF32:
             case Op.MulF32:

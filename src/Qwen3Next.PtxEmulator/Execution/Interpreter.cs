@@ -518,6 +518,7 @@ internal sealed unsafe partial class Interpreter : IDisposable
             case Op.BarWarpSync:
             case Op.Vote:
             case Op.Mma:
+            case Op.LdMatrix:
             case Op.Activemask:
                 return Collective(w, in ins, pc, mask, exec);
             case Op.Trap:

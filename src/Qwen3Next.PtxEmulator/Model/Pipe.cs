@@ -27,7 +27,7 @@ public enum Pipe
 
     Shuffle,
 
-    /// <summary>Load/store unit: every ld, st, atom, red and cp.async, any state space.</summary>
+    /// <summary>Load/store unit: every ld, st, atom, red, ldmatrix and cp.async, any state space.</summary>
     Lsu,
 
     Tensor,
@@ -53,7 +53,7 @@ public static class OpPipes
         Op.CvtF32FromInt or Op.CvtF64FromInt or Op.CvtIntFromF32 or Op.CvtIntFromF64 or Op.CvtF32FromF64 or Op.CvtF64FromF32
             or Op.CvtF32FromF32 or Op.CvtF64FromF64 or Op.Popc32 or Op.Popc64 or Op.Clz32 or Op.Clz64 or Op.Brev32 or Op.Brev64 => Pipe.Conversion,
         Op.Shfl => Pipe.Shuffle,
-        Op.Ld or Op.St or Op.Atom or Op.Red or Op.CpAsync => Pipe.Lsu,
+        Op.Ld or Op.St or Op.Atom or Op.Red or Op.LdMatrix or Op.CpAsync => Pipe.Lsu,
         Op.Mma or Op.Wgmma => Pipe.Tensor,
         _ => Pipe.Int,
     };

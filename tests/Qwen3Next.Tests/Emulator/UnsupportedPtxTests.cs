@@ -39,6 +39,8 @@ public sealed class UnsupportedPtxTests
     [TestCase("prmt.b32.f4e %r1, %r2, %r3, %r0;", "prmt mode")]
     [TestCase("bar.arrive 0, 64;", "barrier form")]
     [TestCase("mma.sync.aligned.m16n8k8.row.col.f32.bf16.bf16.f32 {%r0, %r1, %r2, %r3}, {%r0, %r1}, {%r0}, {%r0, %r1, %r2, %r3};", "mma form")]
+    [TestCase("ldmatrix.sync.aligned.m16n16.x1.trans.shared.b8 {%r0}, [%r1];", "ldmatrix form")]
+    [TestCase("cvt.rz.bf16x2.f32 %r1, %r2, %r3;", "cvt to .bf16x2")]
     [TestCase(".maxclusterrank 2;", "directive in '.maxclusterrank'")]
     public void UnknownConstructsInAKernelNameTheirLine(string line, string construct)
     {

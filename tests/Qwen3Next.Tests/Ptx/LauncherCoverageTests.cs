@@ -24,7 +24,7 @@ public sealed class LauncherCoverageTests
     }
 
     /// <summary>The golden cases, the workloads and the two ops above, in both precisions, together reach every
-    /// launcher kernel (the sm_90a ones and the bf16 casts feeding them when this build has sm_90a kernels).</summary>
+    /// launcher kernel (the tensor-core prefill kernels of the fast precision, the sm_90a ones and the bf16 casts feeding them when this build has sm_90a kernels).</summary>
     [Test]
     public void TheCasesAboveReachEveryLauncherKernel()
     {
@@ -50,6 +50,7 @@ public sealed class LauncherCoverageTests
         }
 
         var launchers = PtxBasicOps.KernelNames.Concat(PtxGatedDeltaOps.KernelNames).Concat(PtxGatedAttentionOps.KernelNames).Concat(PtxMoeOps.KernelNames)
+            .Concat(PtxGatedDeltaOps.FastKernelNames).Concat(PtxGatedAttentionOps.FastKernelNames)
             .Concat(sm90a ? PtxBasicOps.Sm90aKernelNames.Concat(PtxMoeOps.Sm90aKernelNames) : [])
             .Where(k => sm90a || k is not (PtxBasicOps.CastBf16 or PtxBasicOps.SiluMulBf16));
         Assert.That(launchers.Where(k => !launched.Contains(k)), Is.Empty, "kernels no golden case or workload launched");

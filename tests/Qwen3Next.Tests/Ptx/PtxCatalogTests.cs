@@ -12,7 +12,8 @@ namespace Qwen3Next.Tests.Ptx;
 public sealed class PtxCatalogTests
 {
     private static IEnumerable<string> LauncherKernels =>
-        PtxBasicOps.KernelNames.Concat(PtxGatedDeltaOps.KernelNames).Concat(PtxGatedAttentionOps.KernelNames).Concat(PtxMoeOps.KernelNames);
+        PtxBasicOps.KernelNames.Concat(PtxGatedDeltaOps.KernelNames).Concat(PtxGatedAttentionOps.KernelNames).Concat(PtxMoeOps.KernelNames)
+            .Concat(PtxGatedDeltaOps.FastKernelNames).Concat(PtxGatedAttentionOps.FastKernelNames);
 
     /// <summary>The fast precision's sm_90a kernels (embedded only when CUDA 12.4 was found at build time).</summary>
     private static IEnumerable<string> Sm90aKernels => PtxBasicOps.Sm90aKernelNames.Concat(PtxMoeOps.Sm90aKernelNames);
@@ -60,7 +61,7 @@ public sealed class PtxCatalogTests
     public void LaunchersCoverExactlyTheReadmeKernels()
     {
         var readme = ReadmeKernels();
-        Assert.That(readme, Has.Count.EqualTo(29), "sm_90 kernel rows in kernels/README.md");
+        Assert.That(readme, Has.Count.EqualTo(34), "sm_90 kernel rows in kernels/README.md");
         Assert.That(LauncherKernels.Order(), Is.EqualTo(readme.Order()));
         Assert.That(Sm90aKernels.Order(), Is.EqualTo(ReadmeKernels(sm90a: true).Order()), "sm_90a kernel rows");
     }

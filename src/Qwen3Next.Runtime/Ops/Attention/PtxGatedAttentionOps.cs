@@ -10,6 +10,9 @@ namespace Qwen3Next.Ops.Attention;
 /// Prefill or mixed batch: qk_norm_rope → flash_prefill. Decode batch (one token per sequence): qk_norm_rope →
 /// flash_decode (split-KV per sequence, up to 256 cache rows per split) → decode_combine. q_norm/k_norm, RoPE (from the
 /// shared table) and the paged cache append happen in qk_norm_rope; the sigmoid gate in the last kernel. No host sync.
+/// Fast precision (<see cref="TensorCorePrefill"/>): prefill takes the tensor-core kernel instead of flash_prefill, over
+/// a bf16 copy of the rows the batch reads (<c>attn_pages_bf16</c>): the cache stays fp32 because the decode kernels,
+/// the exact path and the callers that read it back share it, so the conversion happens at this boundary.
 /// </summary>
 public sealed class PtxGatedAttentionOps(PtxBackend backend) : IGatedAttentionOps
 {
@@ -21,7 +24,15 @@ public sealed class PtxGatedAttentionOps(PtxBackend backend) : IGatedAttentionOp
     /// <summary>Cache positions per flash-decode split.</summary>
     public const int DecodeSplit = 256;
 
+    public const string PagesBf16 = "attn_pages_bf16";
+
+    /// <summary>Cache rows per <c>attn_pages_bf16</c> block.</summary>
+    public const int PagesBf16Rows = 64;
+
     public static IReadOnlyList<string> KernelNames { get; } = [QkNormRope, FlashPrefill, FlashDecode, DecodeCombine];
+
+    /// <summary>The fast precision's prefill kernels (sm_80-class mma, in the sm_90 PTX).</summary>
+    public static IReadOnlyList<string> FastKernelNames { get; } = [PagesBf16, FlashPrefillTensorCoreKernel.Name];
 
     private readonly KernelArguments args = new();
     private readonly HostRopeTable rope = new();
@@ -61,6 +72,24 @@ public sealed class PtxGatedAttentionOps(PtxBackend backend) : IGatedAttentionOp
         config.Validate(FlashPrefill);
         return config;
     }
+
+    /// <summary>Grid (ceil(max_ctx / 64), Hkv, B): 64 cache rows of one KV head of one sequence per block.</summary>
+    internal static LaunchConfig PagesBf16Config(int maxContext, int kvHeads, int headDim, int sequences)
+    {
+        Positive(PagesBf16, "max_ctx", maxContext);
+        Positive(PagesBf16, "Hkv", kvHeads);
+        Require(headDim > 0 && headDim % 4 == 0, PagesBf16, $"D = {headDim} must be a positive multiple of 4");
+        AtMost(PagesBf16, "Hkv", kvHeads, 65535);
+        AtMost(PagesBf16, "B", sequences, 65535);
+        var config = new LaunchConfig(new LaunchDims(CeilDiv(maxContext, PagesBf16Rows), kvHeads, sequences), 256);
+        config.Validate(PagesBf16);
+        return config;
+    }
+
+    /// <summary>Prefill runs on the tensor cores: fast precision, a head shape the kernel has, and the kernels embedded.</summary>
+    internal bool TensorCorePrefill(GatedAttentionShape shape)
+        => backend.Precision == Precision.Fast && FlashPrefillTensorCoreKernel.Supports(shape.QueryHeads, shape.KeyValueHeads, shape.HeadDim)
+            && backend.Kernels.Catalog.Contains(FlashPrefillTensorCoreKernel.Name) && backend.Kernels.Catalog.Contains(PagesBf16);
 
     /// <summary>KV splits of every sequence of a decode batch: enough for <paramref name="kvLength"/> (the longest context) at
     /// <see cref="DecodeSplit"/> cache rows per split; shorter contexts split into as many, shorter pieces.</summary>
@@ -106,9 +135,12 @@ public sealed class PtxGatedAttentionOps(PtxBackend backend) : IGatedAttentionOp
     {
         using var use = OpContracts.GatedAttention(backend.Access, shape, batch, qg, k, v, qNorm, kNorm, cache, y);
         var (t, hq, hkv, d, sequences) = (batch.TotalTokens, shape.QueryHeads, shape.KeyValueHeads, shape.HeadDim, batch.Count);
-        bool decode = batch.IsDecode;
+        bool decode = batch.IsDecode, tensorCores = !decode && TensorCorePrefill(shape);
         var ropeConfig = QkNormRopeConfig(t, hq, hkv, d, shape.RotaryDim);
-        var attend = decode ? FlashDecodeConfig(batch.MaxContext, hq, hkv, d, sequences) : FlashPrefillConfig(batch.MaxLength, hq, hkv, d, sequences);
+        var attend = decode ? FlashDecodeConfig(batch.MaxContext, hq, hkv, d, sequences)
+            : tensorCores ? FlashPrefillTensorCoreKernel.Config(batch.MaxLength, sequences, hq, hkv, d)
+            : FlashPrefillConfig(batch.MaxLength, hq, hkv, d, sequences);
+        var pagesConfig = tensorCores ? PagesBf16Config(batch.MaxContext, hkv, d, sequences) : default;
         var combineConfig = DecodeCombineConfig(hq, d, sequences);
         long pool = (long)cache.NumPages * hkv * cache.PageSize * d;
         Holds(QkNormRope, "qg", qg.Length, (long)t * shape.QueryGateWidth);
@@ -139,6 +171,16 @@ public sealed class PtxGatedAttentionOps(PtxBackend backend) : IGatedAttentionOp
                 .Add(meta.ContextLengths).Add(meta.BlockTables).Add(hq).Add(hkv).Add(d).Add(pageSize).Add(maxPages).Add(shape.Scale));
             backend.Launch(DecodeCombine, combineConfig, args.Clear().Add(yView).Add(oPart).Add(mPart).Add(lPart).Add(qgView).Add(meta.CuSeqlens)
                 .Add(hq).Add(d).Add(splits));
+        }
+        else if (tensorCores)
+        {
+            var keysBf16 = backend.Workspace.Get<ushort>("attn.k_bf16", pool);
+            var valuesBf16 = backend.Workspace.Get<ushort>("attn.v_bf16", pool);
+            backend.Launch(PagesBf16, pagesConfig, args.Clear().Add(keysBf16).Add(valuesBf16).Add(keys).Add(values).Add(meta.ContextLengths)
+                .Add(meta.BlockTables).Add(hkv).Add(d).Add(pageSize).Add(maxPages));
+            backend.Launch(FlashPrefillTensorCoreKernel.Name, attend, args.Clear().Add(yView).Add(q).Add(qgView).Add(keysBf16).Add(valuesBf16)
+                .Add(meta.CuSeqlens).Add(meta.ContextLengths).Add(meta.BlockTables).Add(hq).Add(hkv).Add(d).Add(pageSize).Add(maxPages)
+                .Add(shape.Scale));
         }
         else
         {

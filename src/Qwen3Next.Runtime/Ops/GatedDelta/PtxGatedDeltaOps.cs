@@ -13,6 +13,9 @@ namespace Qwen3Next.Ops.GatedDelta;
 /// recurrent → gated_rmsnorm. After the gates kernel q, k, v are
 /// strided views of the conv output (row stride conv_dim); the delta rule writes o straight into y, which
 /// gated_rmsnorm then normalises in place (allowed when ldo = Hv·Dv). No host synchronisation.
+/// Fast precision (<see cref="TensorCoreChunks"/>): the chunked rule runs on the tensor cores instead,
+/// gdn_tc_prepare → gdn_tc_state_pass → gdn_tc_output (<see cref="GatedDeltaTensorCoreKernels"/>), on the same inputs,
+/// chunk tables and state slots; decode keeps the recurrent kernel.
 /// </summary>
 public sealed class PtxGatedDeltaOps(PtxBackend backend) : IGatedDeltaOps
 {
@@ -33,7 +36,15 @@ public sealed class PtxGatedDeltaOps(PtxBackend backend) : IGatedDeltaOps
     public static IReadOnlyList<string> KernelNames { get; } =
         [ConvPrefill, ConvStateUpdate, ConvStep, QkNormGates, Recurrent, ChunkPrepare, ChunkStatePass, GatedRmsNorm];
 
+    /// <summary>The fast precision's chunked-rule kernels (sm_80-class mma, in the sm_90 PTX).</summary>
+    public static IReadOnlyList<string> FastKernelNames => GatedDeltaTensorCoreKernels.KernelNames;
+
     private readonly KernelArguments args = new();
+
+    /// <summary>The chunked rule runs on the tensor cores: fast precision, head dims the kernels have, and the kernels embedded.</summary>
+    internal bool TensorCoreChunks(GatedDeltaShape shape)
+        => backend.Precision == Precision.Fast && GatedDeltaTensorCoreKernels.Supports(shape.KeyDim, shape.ValueDim)
+            && GatedDeltaTensorCoreKernels.KernelNames.All(backend.Kernels.Catalog.Contains);
 
     internal static void CheckHeads(string kernel, int keyHeads, int valueHeads, int keyDim, int valueDim)
     {
@@ -222,12 +233,19 @@ public sealed class PtxGatedDeltaOps(PtxBackend backend) : IGatedDeltaOps
             .Add(t).Add(hk).Add(hv).Add(dk).Add(dv).Add(width).Add(shape.Eps));
     }
 
-    private static LaunchConfig[] RuleConfigs(GatedDeltaShape shape, SequenceBatch batch, GatedDeltaMode mode)
+    private LaunchConfig[] RuleConfigs(GatedDeltaShape shape, SequenceBatch batch, GatedDeltaMode mode)
     {
         var (hk, hv, dk, dv) = (shape.KeyHeads, shape.ValueHeads, shape.KeyDim, shape.ValueDim);
-        return mode == GatedDeltaMode.Recurrent
-            ? [RecurrentConfig(batch.Count, hk, hv, dk, dv)]
-            : [ChunkPrepareConfig(batch.ChunkCount, hk, hv, dk, dv), ChunkStatePassConfig(batch.Count, hk, hv, dk, dv)];
+        if (mode == GatedDeltaMode.Recurrent)
+        {
+            return [RecurrentConfig(batch.Count, hk, hv, dk, dv)];
+        }
+
+        int chunks = batch.ChunkCount;
+        return TensorCoreChunks(shape)
+            ? [GatedDeltaTensorCoreKernels.PrepareConfig(chunks, hk, hv, dk, dv), GatedDeltaTensorCoreKernels.StatePassConfig(batch.Count, hk, hv, dk, dv),
+                GatedDeltaTensorCoreKernels.OutputConfig(chunks, hk, hv, dk, dv)]
+            : [ChunkPrepareConfig(chunks, hk, hv, dk, dv), ChunkStatePassConfig(batch.Count, hk, hv, dk, dv)];
     }
 
     /// <summary>q at <c>qBase + t·ldqk</c>, k at <c>kBase + kOffset + t·ldqk</c> (same row stride), v with ldv, o with ldo;
@@ -248,6 +266,12 @@ public sealed class PtxGatedDeltaOps(PtxBackend backend) : IGatedDeltaOps
         }
 
         int chunks = batch.ChunkCount;
+        if (configs.Length == 3)
+        {
+            RunTensorCoreChunks(shape, meta, r, chunks, configs);
+            return;
+        }
+
         long tpad = (long)Chunk * chunks;
         var w = backend.Workspace.Get<float>("gdn.w", hv * tpad * dk);
         var u = backend.Workspace.Get<float>("gdn.u", hv * tpad * dv);
@@ -259,5 +283,27 @@ public sealed class PtxGatedDeltaOps(PtxBackend backend) : IGatedDeltaOps
         backend.Launch(ChunkStatePass, configs[1], args.Clear().Add(r.O).Add(r.State).Add(r.QBase, r.QOffset).Add(r.KBase, r.KOffset)
             .Add(w).Add(u).Add(aqk).Add(gcum).Add(meta.CuSeqlens).Add(meta.ChunkOffsets).Add(meta.SlotIds).Add(chunks).Add(hk).Add(hv).Add(dk)
             .Add(dv).Add(r.LdQk).Add(r.LdQk).Add(r.LdO));
+    }
+
+    /// <summary>Fast precision: prepare (bf16 q, k, W, U, cumulative gates) → state pass (chunk-start states h and v_new,
+    /// final state into the slot) → output, over chunk-padded workspaces that need no initialisation.</summary>
+    private void RunTensorCoreChunks(GatedDeltaShape shape, PtxBatchMetadata.Views meta, DeltaRuleInputs r, int chunks, LaunchConfig[] configs)
+    {
+        var (hk, hv, dk, dv) = (shape.KeyHeads, shape.ValueHeads, shape.KeyDim, shape.ValueDim);
+        var sizes = GatedDeltaTensorCoreKernels.WorkspaceElements(chunks, hk, hv, dk, dv);
+        var qb = backend.Workspace.Get<ushort>("gdn.tc.qb", sizes.QkBf16);
+        var kb = backend.Workspace.Get<ushort>("gdn.tc.kb", sizes.QkBf16);
+        var w = backend.Workspace.Get<ushort>("gdn.tc.w", sizes.W);
+        var u = backend.Workspace.Get<ushort>("gdn.tc.u", sizes.U);
+        var gcum = backend.Workspace.Get<float>("gdn.tc.gcum", sizes.Gcum);
+        var h = backend.Workspace.Get<ushort>("gdn.tc.h", sizes.H);
+        var vnew = backend.Workspace.Get<ushort>("gdn.tc.vnew", sizes.VNew);
+        backend.Launch(GatedDeltaTensorCoreKernels.Prepare, configs[0], args.Clear().Add(qb).Add(kb).Add(w).Add(u).Add(gcum).Add(r.QBase, r.QOffset)
+            .Add(r.KBase, r.KOffset).Add(r.V).Add(r.Gate).Add(r.Beta).Add(meta.CuSeqlens).Add(meta.ChunkIndices).Add(hk).Add(hv).Add(dk).Add(dv)
+            .Add(r.LdQk).Add(r.LdQk).Add(r.LdV));
+        backend.Launch(GatedDeltaTensorCoreKernels.StatePass, configs[1], args.Clear().Add(h).Add(vnew).Add(r.State).Add(kb).Add(w).Add(u).Add(gcum)
+            .Add(meta.ChunkOffsets).Add(meta.SlotIds).Add(chunks).Add(hk).Add(hv).Add(dk).Add(dv));
+        backend.Launch(GatedDeltaTensorCoreKernels.Output, configs[2], args.Clear().Add(r.O).Add(qb).Add(kb).Add(h).Add(vnew).Add(gcum)
+            .Add(meta.CuSeqlens).Add(meta.ChunkIndices).Add(hk).Add(hv).Add(dk).Add(dv).Add(r.LdO));
     }
 }
