@@ -154,6 +154,7 @@ public sealed class Qwen3NextModel : IDisposable
                 throw new InvalidOperationException($"The session holds {session.MaxTokens} tokens; {session.Position} are used and {t} more were given.");
             }
 
+            (Backend as IForwardCapacity)?.RequireForwardOf(t);
             var pass = new ForwardPass(session, t);
             float[] result = Run(session, tokens, allLogits, observer, pass);
             session.Position += t;

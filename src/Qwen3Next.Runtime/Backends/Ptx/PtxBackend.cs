@@ -7,6 +7,7 @@ using Qwen3Next.Ops.Basic;
 using Qwen3Next.Ops.GatedDelta;
 using Qwen3Next.Ops.Moe;
 using Qwen3Next.PtxEmulator;
+using Qwen3Next.Streaming;
 
 namespace Qwen3Next.Backends.Ptx;
 
@@ -17,7 +18,7 @@ namespace Qwen3Next.Backends.Ptx;
 /// a GPU (<see cref="CudaApiDriver"/>), on host memory with launches only checked (<see cref="CreateSignatureCheck"/>)
 /// or on an emulated device. The launchers live beside the other implementations of each op, <c>Ops/&lt;Family&gt;/Ptx*Ops.cs</c>.
 /// </summary>
-public sealed class PtxBackend : IKernelBackend
+public sealed class PtxBackend : IKernelBackend, IForwardCapacity
 {
     public const string NoDeviceMessage = "no CUDA device: the ptx backend needs an NVIDIA GPU; use --backend ilgpu or reference";
 
@@ -179,6 +180,7 @@ public sealed class PtxBackend : IKernelBackend
     {
         using var use = Access.Enter();
         Driver.SynchronizeStream(Stream, "the ptx compute stream");
+        Streaming?.CollectStalls();
     }
 
     public void Copy(DeviceTensor source, long sourceOffset, DeviceTensor destination, long destinationOffset, long length)
@@ -208,7 +210,28 @@ public sealed class PtxBackend : IKernelBackend
     public ExpertWeights LoadExperts(MoeShape shape, IReadOnlyList<ExpertTensors> experts)
     {
         using var use = Access.Enter();
-        return PtxMoeOps.LoadExperts(this, shape, experts);
+        return Streaming is { } streaming ? streaming.Register(shape, experts) : PtxMoeOps.LoadExperts(this, shape, experts);
+    }
+
+    public void RequireForwardOf(int tokens) => Streaming?.RequireRoomFor(tokens);
+
+    /// <summary>Expert streaming, when enabled: experts loaded from now on stay in mapped host memory and are cached
+    /// in device slots by kernels.</summary>
+    public PtxExpertStreaming? Streaming { get; private set; }
+
+    /// <summary>
+    /// Streams the routed experts of the next <paramref name="layers"/> MoE layers loaded through <see cref="LoadExperts"/>
+    /// through <paramref name="slots"/> device slots (at least top-k, at most every expert there is), warmed with the
+    /// most used experts of <paramref name="warm"/> when given; <paramref name="predict"/> lets each decode layer
+    /// prefetch the experts the next layer's router picks for its input. Enable before loading the model.
+    /// </summary>
+    public PtxExpertStreaming EnableExpertStreaming(MoeShape shape, int layers, int slots, ExpertRoutingCounts? warm = null, bool predict = true)
+    {
+        using var use = Access.Enter();
+        Streaming?.Dispose();
+        Streaming = null;
+        Streaming = new PtxExpertStreaming(this, shape, layers, slots, warm, predict);
+        return Streaming;
     }
 
     /// <summary>Enqueues a host-to-device copy on the compute stream. The source is managed (pageable) memory, which
@@ -260,12 +283,15 @@ public sealed class PtxBackend : IKernelBackend
 
     /// <summary>Checks <paramref name="arguments"/> against the PTX signature of <paramref name="kernel"/>, then
     /// enqueues it on <see cref="Stream"/>.</summary>
-    internal void Launch(string kernel, LaunchConfig config, KernelArguments arguments)
+    internal void Launch(string kernel, LaunchConfig config, KernelArguments arguments) => Launch(kernel, config, arguments, Stream);
+
+    /// <summary>The same on <paramref name="stream"/> (the copy stream for prefetch kernels; never timed).</summary>
+    internal void Launch(string kernel, LaunchConfig config, KernelArguments arguments, StreamHandle stream)
     {
         Signatures.Check(kernel, arguments);
-        if (timer is null)
+        if (timer is null || stream != Stream)
         {
-            kernels[kernel].Launch(Stream, config, arguments);
+            kernels[kernel].Launch(stream, config, arguments);
         }
         else
         {
@@ -309,6 +335,7 @@ public sealed class PtxBackend : IKernelBackend
 
         disposed = true;
         Access.MarkDisposed();
+        Streaming?.Dispose();
         Workspace.Dispose();
         kernels.Dispose();
         Driver.DestroyStream(CopyStream, "the ptx copy stream");

@@ -2,6 +2,7 @@ using ILGPU;
 using ILGPU.Runtime;
 using Qwen3Next.Backends;
 using Qwen3Next.Backends.Ilgpu;
+using Qwen3Next.Checkpoint;
 using Qwen3Next.Ops.Basic;
 using Qwen3Next.Ops.Moe;
 
@@ -66,6 +67,31 @@ internal sealed class MoeCase
             IlgpuExpertWeights.FromBits(b, Shape, e => (Gate[e], Up[e], Down[e])),
             Weight(b, "shared_expert.gate_proj.weight", SharedGate, s, h), Weight(b, "shared_expert.up_proj.weight", SharedUp, s, h),
             Weight(b, "shared_expert.down_proj.weight", SharedDown, h, s), Weight(b, "shared_expert_gate.weight", SharedExpertGate, 1, h));
+    }
+
+    /// <summary>The weights through <paramref name="b"/>'s own loaders (<see cref="IKernelBackend.LoadWeight"/>,
+    /// <see cref="IKernelBackend.LoadExperts"/>), as a checkpoint would be loaded.</summary>
+    public MoeWeights LoadOn(IKernelBackend b)
+    {
+        int h = Shape.Hidden, i = Shape.ExpertIntermediate, s = Shape.SharedIntermediate;
+        static TensorView View(string name, ushort[] bits, int rows, int cols) => TensorView.FromBf16(name, [rows, cols], bits);
+        var experts = Enumerable.Range(0, Shape.Experts).Select(e => new ExpertTensors(View($"experts.{e}.gate_proj.weight", Gate[e], i, h),
+            View($"experts.{e}.up_proj.weight", Up[e], i, h), View($"experts.{e}.down_proj.weight", Down[e], h, i))).ToArray();
+        return new MoeWeights(b.LoadWeight(View("gate.weight", Router, Shape.Experts, h)), b.LoadExperts(Shape, experts),
+            b.LoadWeight(View("shared_expert.gate_proj.weight", SharedGate, s, h)), b.LoadWeight(View("shared_expert.up_proj.weight", SharedUp, s, h)),
+            b.LoadWeight(View("shared_expert.down_proj.weight", SharedDown, h, s)), b.LoadWeight(View("shared_expert_gate.weight", SharedExpertGate, 1, h)));
+    }
+
+    /// <summary>Runs the block on any backend with weights from <see cref="LoadOn"/>; returns y and the routing it reported.</summary>
+    public (float[] Y, MoeRouting Routing) Run(IKernelBackend b, MoeWeights weights, float[]? x = null)
+    {
+        using var xd = b.Upload(x ?? X);
+        using var y = b.Allocate((long)Tokens * Shape.Hidden);
+        var routing = new MoeRouting(Tokens, Shape);
+        b.Moe.Block(Shape, Tokens, xd, weights, y, routing);
+        var result = new float[Tokens * Shape.Hidden];
+        b.Download(y, result);
+        return (result, routing);
     }
 
     /// <summary>Runs the ILGPU block; returns y <c>[T, H]</c> and the routing it reported.</summary>
