@@ -15,6 +15,9 @@ internal sealed class EmulatedCudaDriver(EmulatedGpu gpu) : HostMemoryDriver(new
 
     public EmulatedGpu Gpu { get; } = gpu;
 
+    /// <summary>Stream work runs when the host needs it, so a missing cross-stream event shows.</summary>
+    protected override bool DeferStreamWork => true;
+
     public override string Description
         => $"PTX emulator on the CPU (sanitizer {(Gpu.Options.Sanitize ? "on" : "off")}, counters {(Gpu.Options.Counters ? "on" : "off")})";
 

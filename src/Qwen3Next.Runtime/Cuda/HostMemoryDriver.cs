@@ -6,8 +6,11 @@ namespace Qwen3Next.Cuda;
 /// <summary>
 /// <see cref="ICudaDriver"/> on host memory: the shared part of every driver without a GPU. Memory comes from a
 /// <see cref="HostAllocationTable"/> and every copy, memset and pointer argument is checked against it before it
-/// happens. Stream work runs at once, in call order (a stream is already idle when the host asks), except while the
-/// stream captures a graph: then it is recorded, and a graph launch replays it, re-checking the memory it touches.
+/// happens. Stream work runs at once, in call order, or — with <see cref="DeferStreamWork"/> — waits in its stream's
+/// queue until the host needs it (a synchronisation, a copy into pageable memory, a free), so work another stream
+/// depends on without an event has not run yet and the missing dependency shows (stale data, an uninitialised
+/// read), as it may on a GPU. While a stream captures a graph its work is recorded, and a graph launch replays it,
+/// re-checking the memory it touches.
 /// The misuses a GPU reports are reported the same way (<see cref="CudaErrors"/>): unknown handles, out-of-range
 /// copies, kernels reading unmapped host memory, more dynamic shared memory than the function opted into,
 /// allocating, freeing or synchronising during a capture. What a launch computes is up to <see cref="RunKernel"/>.
@@ -18,6 +21,7 @@ internal abstract unsafe class HostMemoryDriver : ICudaDriver
 
     private readonly IDriverMemory memory;
     private readonly Dictionary<ulong, List<Action>?> streams = [];
+    private readonly Dictionary<ulong, StreamQueue> queues = [];
     private readonly Dictionary<ulong, HostEvent> events = [];
     private readonly Dictionary<ulong, HostModule> modules = [];
     private readonly Dictionary<ulong, HostFunction> functions = [];
@@ -58,7 +62,43 @@ internal abstract unsafe class HostMemoryDriver : ICudaDriver
         public bool Timing { get; } = timing;
 
         public long? RecordedAt { get; set; }
+
+        /// <summary>The stream and queue position of the last record: waiting for the event means running that
+        /// stream up to there.</summary>
+        public StreamQueue? Stream { get; set; }
+
+        public long Ticket { get; set; }
     }
+
+    /// <summary>Work submitted to one stream and not run yet (only with <see cref="DeferStreamWork"/>).</summary>
+    private sealed class StreamQueue
+    {
+        public Queue<(long Ticket, Action Work)> Pending { get; } = new();
+
+        public long Submitted { get; set; }
+
+        /// <summary>Runs the stream's work up to <paramref name="ticket"/>, in order. Work that fails (a kernel fault)
+        /// takes the rest of the stream's queue with it, as a fault ends a GPU context's pending work.</summary>
+        public void RunTo(long ticket)
+        {
+            while (Pending.Count > 0 && Pending.Peek().Ticket <= ticket)
+            {
+                var (_, work) = Pending.Dequeue();
+                try
+                {
+                    work();
+                }
+                catch
+                {
+                    Pending.Clear();
+                    throw;
+                }
+            }
+        }
+    }
+
+    /// <summary>Stream work waits until the host needs it instead of running at submission (the emulated GPU).</summary>
+    protected virtual bool DeferStreamWork => false;
 
     /// <summary>Runs one checked launch when its stream reaches it (at once, or at graph replay);
     /// <paramref name="arguments"/> are the 8-byte parameter values in signature order.</summary>
@@ -80,6 +120,7 @@ internal abstract unsafe class HostMemoryDriver : ICudaDriver
         }
 
         RefuseDuringCapture("cuMemFree", subject);
+        RunAllStreams();
         memory.Free(pointer.Address, "cuMemFree", subject, HostAllocationKind.Device);
         Counters.CountFree();
     }
@@ -110,8 +151,24 @@ internal abstract unsafe class HostMemoryDriver : ICudaDriver
         const string call = "cuMemcpyHtoDAsync";
         var host = (ulong)source;
         RequireCapturableHost(stream, host, bytes, call, subject);
-        Submit(stream, call, subject, () => memory.Require(destination.Address, bytes, deviceVisible: true, call, subject),
-            () => memory.Copy(destination.Address, host, bytes));
+        if (DeferStreamWork && memory.Find(host, bytes) is null)
+        {
+            // From pageable memory the call returns once the source has been read: stage a copy of it now.
+            var staged = new ReadOnlySpan<byte>((void*)host, checked((int)bytes)).ToArray();
+            Submit(stream, call, subject, () => memory.Require(destination.Address, bytes, deviceVisible: true, call, subject), () =>
+            {
+                fixed (byte* from = staged)
+                {
+                    memory.Copy(destination.Address, (ulong)from, bytes);
+                }
+            });
+        }
+        else
+        {
+            Submit(stream, call, subject, () => memory.Require(destination.Address, bytes, deviceVisible: true, call, subject),
+                () => memory.Copy(destination.Address, host, bytes));
+        }
+
         Counters.CountCopy(CopyDirection.HostToDevice, bytes);
     }
 
@@ -122,6 +179,12 @@ internal abstract unsafe class HostMemoryDriver : ICudaDriver
         RequireCapturableHost(stream, host, bytes, call, subject);
         Submit(stream, call, subject, () => memory.Require(source.Address, bytes, deviceVisible: true, call, subject),
             () => memory.Copy(host, source.Address, bytes));
+        if (DeferStreamWork && Capture(stream, call, subject) is null && memory.Find(host, bytes) is null)
+        {
+            // Into pageable memory the copy is synchronous: it has happened when the call returns.
+            Queue(stream, call, subject).RunTo(long.MaxValue);
+        }
+
         Counters.CountCopy(CopyDirection.DeviceToHost, bytes);
     }
 
@@ -153,6 +216,7 @@ internal abstract unsafe class HostMemoryDriver : ICudaDriver
         }
 
         RefuseDuringCapture("cuMemFreeHost", subject);
+        RunAllStreams();
         memory.Free((ulong)(long)host, "cuMemFreeHost", subject, HostAllocationKind.PageLockedHost, HostAllocationKind.MappedHost);
     }
 
@@ -174,6 +238,7 @@ internal abstract unsafe class HostMemoryDriver : ICudaDriver
         {
             var handle = new StreamHandle(NewHandle());
             streams.Add(handle.Value, null);
+            queues.Add(handle.Value, new StreamQueue());
             return handle;
         }
     }
@@ -189,6 +254,8 @@ internal abstract unsafe class HostMemoryDriver : ICudaDriver
         {
             RequireStream(stream, "cuStreamDestroy", subject);
             streams.Remove(stream.Value);
+            queues.Remove(stream.Value, out var queue);
+            queue?.RunTo(long.MaxValue);
         }
     }
 
@@ -200,6 +267,7 @@ internal abstract unsafe class HostMemoryDriver : ICudaDriver
             throw CudaErrors.Create(CudaErrors.CaptureUnsupported, call, subject, "the stream is capturing a graph");
         }
 
+        Queue(stream, call, subject).RunTo(long.MaxValue);
         Counters.CountHostSynchronization();
     }
 
@@ -217,19 +285,27 @@ internal abstract unsafe class HostMemoryDriver : ICudaDriver
     {
         var recorded = Event(cudaEvent, "cuEventRecord", subject);
         Submit(stream, "cuEventRecord", subject, () => { }, () => recorded.RecordedAt = Stopwatch.GetTimestamp());
+        if (Capture(stream, "cuEventRecord", subject) is null)
+        {
+            var queue = Queue(stream, "cuEventRecord", subject);
+            recorded.Stream = queue;
+            recorded.Ticket = queue.Submitted;
+        }
     }
 
-    /// <summary>Streams run their work at once and in call order, so the wait is already satisfied.</summary>
+    /// <summary>Later work on <paramref name="stream"/> runs only after the event's stream has run up to the record.</summary>
     public void StreamWaitEvent(StreamHandle stream, EventHandle cudaEvent, string subject)
     {
-        Event(cudaEvent, "cuStreamWaitEvent", subject);
-        Submit(stream, "cuStreamWaitEvent", subject, () => { }, () => { });
+        var awaited = Event(cudaEvent, "cuStreamWaitEvent", subject);
+        var (source, ticket) = (awaited.Stream, awaited.Ticket);
+        Submit(stream, "cuStreamWaitEvent", subject, () => { }, () => source?.RunTo(ticket));
     }
 
     public void SynchronizeEvent(EventHandle cudaEvent, string subject)
     {
-        Event(cudaEvent, "cuEventSynchronize", subject);
+        var awaited = Event(cudaEvent, "cuEventSynchronize", subject);
         RefuseDuringCapture("cuEventSynchronize", subject);
+        awaited.Stream?.RunTo(awaited.Ticket);
         Counters.CountHostSynchronization();
     }
 
@@ -455,7 +531,43 @@ internal abstract unsafe class HostMemoryDriver : ICudaDriver
             return;
         }
 
-        work();
+        if (!DeferStreamWork)
+        {
+            work();
+            return;
+        }
+
+        var queue = Queue(stream, call, subject);
+        queue.Pending.Enqueue((++queue.Submitted, () =>
+        {
+            check();
+            work();
+        }
+        ));
+    }
+
+    private StreamQueue Queue(StreamHandle stream, string call, string subject)
+    {
+        lock (streams)
+        {
+            return queues.TryGetValue(stream.Value, out var queue) ? queue
+                : throw CudaErrors.Create(CudaErrors.InvalidHandle, call, subject, $"stream 0x{stream.Value:x} is not live");
+        }
+    }
+
+    /// <summary>A device-wide synchronisation (what cuMemFree implies): every stream's queued work runs.</summary>
+    private void RunAllStreams()
+    {
+        List<StreamQueue> all;
+        lock (streams)
+        {
+            all = [.. queues.Values];
+        }
+
+        foreach (var queue in all)
+        {
+            queue.RunTo(long.MaxValue);
+        }
     }
 
     private List<Action>? Capture(StreamHandle stream, string call, string subject)

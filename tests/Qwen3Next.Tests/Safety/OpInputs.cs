@@ -15,8 +15,8 @@ internal sealed class OpInputs : IDisposable
     public const int Vocab = 20;
     public const int Out = 32;
 
-    /// <summary>Head dims of 32, as in the golden small cases: the CUDA C chunk kernels read out of shared memory at 16
-    /// (found by the PTX emulator's sanitizer; the launchers accept it).</summary>
+    /// <summary>Head dims of 32, as in the golden small cases. (At 16 the emulator once reported out-of-bounds shared
+    /// accesses in the chunk kernels; that was the emulator not wrapping 32-bit addresses, since fixed and tested.)</summary>
     public static readonly GatedDeltaNetShape Gdn = new(Hidden, 2, 4, 32, 32, 4, 1e-6f);
     public static readonly GatedAttentionShape Attention = new(Hidden, 4, 2, 64, 16, 1e7f, 1e-6f);
     public static readonly MoeShape Moe = new(Hidden, 16, 4, 16, 32, true);
