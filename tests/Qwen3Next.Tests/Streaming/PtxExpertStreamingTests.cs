@@ -19,26 +19,34 @@ public sealed class PtxExpertStreamingTests
     private static MoeCase[] Layers() => [.. Enumerable.Range(0, 3).Select(l => new MoeCase(Shape, tokens: 12, seed: 40 + l))];
 
     /// <summary>Calls of <paramref name="tokens"/>[i] tokens through all three layers in order (prefill above 8 tokens: the
-    /// device acquire and copy kernels, then the grouped GEMMs; decode otherwise); returns every output in call order.</summary>
+    /// device acquire and copy kernels, then the grouped GEMMs; decode otherwise); returns every output in call order.
+    /// Inputs and outputs are allocated up front and read back at the end, so nothing frees memory (which waits for
+    /// every stream) between calls: only the events order the copy stream's prefetches before the kernels that read them.</summary>
     private static List<float[]> RunSequence(IKernelBackend backend, MoeWeights[] weights, int[] tokens, int seed)
     {
-        var outputs = new List<float[]>();
         var random = new Random(seed);
-        foreach (int t in tokens)
+        var calls = tokens.SelectMany(t => weights.Select(w => (Tokens: t, Weights: w))).ToList();
+        var inputs = calls.Select(c => backend.Upload(Enumerable.Range(0, c.Tokens * Shape.Hidden).Select(_ => (random.NextSingle() * 2) - 1).ToArray()))
+            .ToList();
+        var outputs = calls.Select(c => backend.Allocate((long)c.Tokens * Shape.Hidden)).ToList();
+        try
         {
-            foreach (var layer in weights)
+            for (int i = 0; i < calls.Count; i++)
             {
-                var x = Enumerable.Range(0, t * Shape.Hidden).Select(_ => (random.NextSingle() * 2) - 1).ToArray();
-                using var xd = backend.Upload(x);
-                using var y = backend.Allocate((long)t * Shape.Hidden);
-                backend.Moe.Block(Shape, t, xd, layer, y);
-                var result = new float[t * Shape.Hidden];
-                backend.Download(y, result);
-                outputs.Add(result);
+                backend.Moe.Block(Shape, calls[i].Tokens, inputs[i], calls[i].Weights, outputs[i]);
             }
-        }
 
-        return outputs;
+            return [.. outputs.Select((y, i) =>
+            {
+                var result = new float[calls[i].Tokens * Shape.Hidden];
+                backend.Download(y, result);
+                return result;
+            })];
+        }
+        finally
+        {
+            inputs.Concat(outputs).ToList().ForEach(t => t.Dispose());
+        }
     }
 
     private static readonly int[] Prefill = [12];
