@@ -43,8 +43,7 @@ public sealed class DecoderLayer(int index, LayerKind kind, DeviceWeight inputNo
 
         backend.Basic.Add(hidden, mixed, n);
         backend.Basic.RmsNorm(hidden, postNorm, normed, tokens, width, eps, zeroCentred: true);
-        Moe.Forward(backend, normed, tokens, mixed, routing);
-        backend.Basic.Add(hidden, mixed, n);
+        Moe.Forward(backend, normed, tokens, hidden, routing, accumulate: true);
     }
 
     public void Dispose()

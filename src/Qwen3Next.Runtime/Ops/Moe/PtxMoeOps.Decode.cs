@@ -47,7 +47,7 @@ public sealed partial class PtxMoeOps
     /// shared gate/up projections, then down projections, combine and y. Returns the projection <c>[T, R]</c> whose
     /// first E columns of each row are the router logits.
     /// </summary>
-    private DeviceSpan<float> DecodeFused(MoeShape shape, int t, DeviceTensor x, MoeWeights weights, DeviceTensor y, PtxExpertWeights? Resident,
+    private DeviceSpan<float> DecodeFused(MoeShape shape, int t, DeviceTensor x, MoeWeights weights, DeviceTensor y, bool accumulate, PtxExpertWeights? Resident,
         PtxStreamedExperts? Streamed)
     {
         var (e, k, h, i, si) = (shape.Experts, shape.TopK, shape.Hidden, shape.ExpertIntermediate, shape.SharedIntermediate);
@@ -97,7 +97,7 @@ public sealed partial class PtxMoeOps
         backend.Launch(DecodeGateUp, gateUpConfig, args.Clear().Add(hbuf).Add(hshared).Add(xView).Add(pairs)
             .Add(PtxBackend.W(weights.SharedGate).Bits).Add(PtxBackend.W(weights.SharedUp).Bits).Add(t).Add(k).Add(h).Add(i).Add(si));
         backend.Launch(DecodeDownCombine, downConfig, args.Clear().Add(PtxBackend.T(y).Span).Add(hbuf).Add(hshared).Add(pairs).Add(routeWeights)
-            .Add(proj, rows - 1).Add(rows).Add(PtxBackend.W(weights.SharedDown).Bits).Add(t).Add(k).Add(h).Add(i).Add(si).Add(0));
+            .Add(proj, rows - 1).Add(rows).Add(PtxBackend.W(weights.SharedDown).Bits).Add(t).Add(k).Add(h).Add(i).Add(si).Add(accumulate ? 1 : 0));
         return proj.Slice(0, (long)t * rows);
     }
 

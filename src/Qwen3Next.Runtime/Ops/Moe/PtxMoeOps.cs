@@ -136,7 +136,7 @@ public sealed partial class PtxMoeOps(PtxBackend backend) : IMoeOps
         return WeightLoading.MatrixBits(view);
     }
 
-    public void Block(MoeShape shape, int tokens, DeviceTensor x, MoeWeights weights, DeviceTensor y, MoeRouting? routing = null)
+    public void Block(MoeShape shape, int tokens, DeviceTensor x, MoeWeights weights, DeviceTensor y, MoeRouting? routing = null, bool accumulate = false)
     {
         using var use = OpContracts.MoeBlock(backend.Access, shape, tokens, x, weights, y, routing);
         var (t, e, k, h, i) = (tokens, shape.Experts, shape.TopK, shape.Hidden, shape.ExpertIntermediate);
@@ -149,13 +149,13 @@ public sealed partial class PtxMoeOps(PtxBackend backend) : IMoeOps
         {
             case PtxStreamedExperts streamed:
                 Require(streamed.Shape == shape, RouterTopK, $"experts were streamed for {streamed.Shape}, not {shape}");
-                logits = decode ? DecodeFused(shape, t, x, weights, y, Resident: null, streamed) : Grouped(shape, t, x, weights, y, null, streamed);
+                logits = decode ? DecodeFused(shape, t, x, weights, y, accumulate, Resident: null, streamed) : Grouped(shape, t, x, weights, y, accumulate, null, streamed);
                 break;
             case PtxExpertWeights resident:
                 Require(resident.Experts == e && resident.Hidden == h && resident.Intermediate == i, RouterTopK,
                     $"experts were loaded for E={resident.Experts}, H={resident.Hidden}, I={resident.Intermediate}, not E={e}, H={h}, I={i}");
-                logits = decode && !UnfusedDecode ? DecodeFused(shape, t, x, weights, y, resident, Streamed: null)
-                    : Grouped(shape, t, x, weights, y, resident, null);
+                logits = decode && !UnfusedDecode ? DecodeFused(shape, t, x, weights, y, accumulate, resident, Streamed: null)
+                    : Grouped(shape, t, x, weights, y, accumulate, resident, null);
                 break;
             default:
                 throw new ArgumentException($"The experts were loaded by another backend ({weights.Experts.GetType().Name}).", nameof(weights));
@@ -178,7 +178,7 @@ public sealed partial class PtxMoeOps(PtxBackend backend) : IMoeOps
 
     /// <summary>Router matmul, router_topk, then the pair-order GEMVs (decode, <see cref="UnfusedDecode"/>) or permute and
     /// the grouped mma GEMMs; the shared expert on the basic kernels; unpermute into y. Returns the router logits <c>[T, E]</c>.</summary>
-    private DeviceSpan<float> Grouped(MoeShape shape, int t, DeviceTensor x, MoeWeights weights, DeviceTensor y, PtxExpertWeights? resident,
+    private DeviceSpan<float> Grouped(MoeShape shape, int t, DeviceTensor x, MoeWeights weights, DeviceTensor y, bool accumulate, PtxExpertWeights? resident,
         PtxStreamedExperts? streamed)
     {
         var (e, k, h, i, si) = (shape.Experts, shape.TopK, shape.Hidden, shape.ExpertIntermediate, shape.SharedIntermediate);
@@ -262,7 +262,7 @@ public sealed partial class PtxMoeOps(PtxBackend backend) : IMoeOps
         }
 
         backend.Launch(Unpermute, unpermuteConfig, args.Add(routeWeights).Add(sharedOut).Add(xView).Add(PtxBackend.W(weights.SharedExpertGate).Bits)
-            .Add(t).Add(k).Add(h).Add(0));
+            .Add(t).Add(k).Add(h).Add(accumulate ? 1 : 0));
         return logits.Slice(0, (long)t * e);
     }
 }
