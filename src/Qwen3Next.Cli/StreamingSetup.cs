@@ -13,7 +13,8 @@ internal static class StreamingSetup
     /// <summary>The streaming set up on <paramref name="backend"/>, or null when the budget holds every expert (nothing streams).</summary>
     public static IExpertStreaming? Enable(IKernelBackend backend, ModelConfig config, long budget, int maxTokens, int prefillChunk, ExpertRoutingCounts? warm)
     {
-        var plan = ResidencyPlan.Create(config, budget, maxTokens, prefillChunk);
+        // The ptx backend keeps every non-expert weight resident: a budget below that is refused, never planned around.
+        var plan = ResidencyPlan.Create(config, budget, maxTokens, prefillChunk, streamLayers: backend is IlgpuBackend);
         var shape = ModelShapes.From(config).Moe;
         warm?.RequireShape(config.NumHiddenLayers, config.NumExperts);
         switch (backend)
@@ -32,15 +33,6 @@ internal static class StreamingSetup
 
                 return streaming;
             case PtxBackend ptx:
-                if (plan.StreamsLayers)
-                {
-                    var resident = ResidencyPlan.Create(config, budgetBytes: null, maxTokens, prefillChunk);
-                    long needed = resident.UsedBytes - resident.ExpertCacheBytes + (plan.MinimumSlots * plan.Weights.ExpertBytes);
-                    throw new InsufficientDeviceMemoryException(budget, needed,
-                        $"the ptx backend keeps every non-expert weight resident ({plan.Weights.AlwaysNeededBytes:N0} bytes) besides state, workspace and "
-                        + $"{plan.MinimumSlots} expert slots (streaming layer weights too is an ilgpu feature)");
-                }
-
                 return plan.AllExpertsResident ? null : ptx.EnableExpertStreaming(shape, config.NumHiddenLayers, plan.ExpertSlots, warm);
             default:
                 throw new NotSupportedException($"--device-memory needs the ilgpu or ptx backend (weights of the {backend.Name} backend are not streamed).");
