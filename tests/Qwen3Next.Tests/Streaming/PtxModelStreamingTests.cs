@@ -42,22 +42,42 @@ public sealed class PtxModelStreamingTests
 
     [Test]
     public void AnEvictingCacheGivesTheGoldenTokensBitIdenticalLogitsAndNoExtraHostSync()
+        => EvictingRun(() => PtxBackend.CreateEmulated(new EmulatorOptions { Sanitize = false }), () => PtxBackend.CreateEmulated());
+
+    /// <summary>The same on a GPU: mapped host memory, the last-CTA routing and the prefetch events on real hardware.</summary>
+    [Test]
+    [Category("Gpu")]
+    public void AnEvictingCacheOnTheGpuGivesTheGoldenTokensAndBitIdenticalLogits()
+    {
+        try
+        {
+            PtxBackend.Create().Dispose();
+        }
+        catch (NotSupportedException e)
+        {
+            Assert.Ignore(e.Message);
+        }
+
+        EvictingRun(PtxBackend.Create, PtxBackend.Create);
+    }
+
+    private static void EvictingRun(Func<PtxBackend> createResident, Func<PtxBackend> createStreamed)
     {
         using var golden = GoldenFile.Open(Path.Combine(Folder, ConformanceRunner.ModelGoldenFile));
         var prompt = golden.I64("input_ids").Select(v => (int)v).ToArray();
         var goldenTokens = golden.I64("greedy_tokens").Select(v => (int)v).ToArray();
         using var checkpoint = QwenCheckpoint.Open(Folder);
 
-        // The resident run is the yardstick (its kernels are the sanitizer-checked golden path); only the streamed run
-        // needs the sanitizer here, and without it the emulator is about twice as fast.
+        // On the emulator the resident run is the yardstick (its kernels are the sanitizer-checked golden path); only the
+        // streamed run needs the sanitizer, and without it the emulator is faster.
         Run resident;
-        using (var backend = PtxBackend.CreateEmulated(new EmulatorOptions { Sanitize = false }))
+        using (var backend = createResident())
         using (var model = Qwen3NextModel.Load(backend, checkpoint))
         {
             resident = Generate(backend, model, prompt, goldenTokens.Length);
         }
 
-        using var streamedBackend = PtxBackend.CreateEmulated();
+        using var streamedBackend = createStreamed();
         var config = checkpoint.Config;
         var streaming = streamedBackend.EnableExpertStreaming(ModelShapes.From(config).Moe, config.NumHiddenLayers, slots: 32);
         using var streamedModel = Qwen3NextModel.Load(streamedBackend, checkpoint);
