@@ -26,43 +26,79 @@
 #define DECODE_MAX_T 8
 #define DECODE_MAX_PAIRS (DECODE_MAX_T * ROUTER_MAX_K)
 
-// Dot of one bf16 weight row with one fp32 row, by a whole warp; when fill is
-// not null the warp also stores the row it read there (a cache fill).
-__device__ __forceinline__ float moe_warp_dot(const unsigned short* w, const float* __restrict__ x, int n,
-                                              unsigned short* fill) {
+// fill[c..c+8) = the 8 bf16 of raw (a cache fill as the row is read).
+__device__ __forceinline__ void fill8(unsigned short* fill, int c, uint4 raw) {
+    if ((((size_t)fill) & 15) == 0) {
+        *reinterpret_cast<uint4*>(fill + c) = raw;
+        return;
+    }
+    unsigned int words[4] = {raw.x, raw.y, raw.z, raw.w};
+    #pragma unroll
+    for (int q = 0; q < 4; q++) {
+        fill[c + 2 * q] = (unsigned short)(words[q] & 0xffffu);
+        fill[c + 2 * q + 1] = (unsigned short)(words[q] >> 16);
+    }
+}
+
+// N dots at once, by a whole warp: d[q] = w[q] (bf16 row) . x[q] (fp32 row), n
+// elements each, q < count (<= N). The loads of all N rows are issued together,
+// so the warp waits for memory once per 256 elements, not once per dot. When
+// fill[q] is not null the warp also stores the row it read there (a cache
+// fill). Each dot is summed in the same order whatever N, count or fill are
+// (per lane in steps of 256 elements, then the warp tree), so where an expert's
+// bytes come from cannot change a bit of the result.
+template <int N>
+__device__ __forceinline__ void moe_warp_dots(const unsigned short* const* w, const float* const* x, unsigned short* const* fill,
+                                              int count, int n, float* d) {
     int lane = threadIdx.x & 31;
-    float acc = 0.0f;
-    if (((n & 7) == 0) && ((((size_t)w) & 15) == 0) && ((((size_t)x) & 15) == 0)) {
-        bool fill16 = (((size_t)fill) & 15) == 0;
-        #pragma unroll 4
+    float acc[N];
+    bool vec = (n & 7) == 0;
+    #pragma unroll
+    for (int q = 0; q < N; q++) {
+        acc[q] = 0.0f;
+        if (q < count) vec = vec && ((((size_t)w[q]) & 15) == 0) && ((((size_t)x[q]) & 15) == 0);
+    }
+    if (vec) {
         for (int c = lane * 8; c < n; c += 256) {
-            uint4 raw = *reinterpret_cast<const uint4*>(w + c);
-            if (fill) {
-                if (fill16) *reinterpret_cast<uint4*>(fill + c) = raw;
-                else {
-                    unsigned int words[4] = {raw.x, raw.y, raw.z, raw.w};
-                    #pragma unroll
-                    for (int q = 0; q < 4; q++) {
-                        fill[c + 2 * q] = (unsigned short)(words[q] & 0xffffu);
-                        fill[c + 2 * q + 1] = (unsigned short)(words[q] >> 16);
-                    }
-                }
+            uint4 raw[N];
+            #pragma unroll
+            for (int q = 0; q < N; q++)
+                if (q < count) raw[q] = *reinterpret_cast<const uint4*>(w[q] + c);
+            #pragma unroll
+            for (int q = 0; q < N; q++) {
+                if (q >= count) continue;
+                if (fill[q]) fill8(fill[q], c, raw[q]);
+                float wf[8];
+                bf16x8_to_f32(raw[q], wf);
+                float4 a = __ldg(reinterpret_cast<const float4*>(x[q] + c));
+                float4 b = __ldg(reinterpret_cast<const float4*>(x[q] + c + 4));
+                acc[q] += wf[0] * a.x + wf[1] * a.y + wf[2] * a.z + wf[3] * a.w
+                        + wf[4] * b.x + wf[5] * b.y + wf[6] * b.z + wf[7] * b.w;
             }
-            float wf[8];
-            bf16x8_to_f32(raw, wf);
-            float4 a = __ldg(reinterpret_cast<const float4*>(x + c));
-            float4 b = __ldg(reinterpret_cast<const float4*>(x + c + 4));
-            acc += wf[0] * a.x + wf[1] * a.y + wf[2] * a.z + wf[3] * a.w
-                 + wf[4] * b.x + wf[5] * b.y + wf[6] * b.z + wf[7] * b.w;
         }
     } else {
         for (int c = lane; c < n; c += 32) {
-            unsigned short b = w[c];
-            if (fill) fill[c] = b;
-            acc += bf16_to_f32(b) * __ldg(x + c);
+            #pragma unroll
+            for (int q = 0; q < N; q++) {
+                if (q >= count) continue;
+                unsigned short b = w[q][c];
+                if (fill[q]) fill[q][c] = b;
+                acc[q] += bf16_to_f32(b) * __ldg(x[q] + c);
+            }
         }
     }
-    return warp_sum(acc);
+    #pragma unroll
+    for (int q = 0; q < N; q++) d[q] = warp_sum(acc[q]);
+}
+
+// One dot (the routing GEMV rows).
+__device__ __forceinline__ float moe_warp_dot(const unsigned short* w, const float* x, int n) {
+    const unsigned short* ws[1] = {w};
+    const float* xs[1] = {x};
+    unsigned short* fs[1] = {nullptr};
+    float d[1];
+    moe_warp_dots<1>(ws, xs, fs, 1, n, d);
+    return d[0];
 }
 
 __device__ __forceinline__ void store_strong(float* p, float v) { *(volatile float*)p = v; }
@@ -101,7 +137,7 @@ moe_decode_route(float* __restrict__ proj, int* __restrict__ selected, float* __
         const unsigned short* w = r < E ? router_w + (size_t)r * H
             : r < E + n_next ? next_router_w + (size_t)(r - E) * H : shared_expert_gate_w;
         for (int t = 0; t < T; t++) {
-            float d = moe_warp_dot(w, x + (size_t)t * H, H, nullptr);
+            float d = moe_warp_dot(w, x + (size_t)t * H, H);
             if (lane == 0) store_strong(proj + (size_t)t * R + r, d);
         }
     }
@@ -234,27 +270,36 @@ moe_decode_route(float* __restrict__ proj, int* __restrict__ selected, float* __
 // grid (ceil(max(I, Is)/8), T*k + T), block 256: warp = one intermediate row
 // i of a routed pair (blockIdx.y < T*k) or of token t's shared expert.
 // hbuf [T*k, I] in pair order, hshared [T, Is].
-extern "C" __global__ void __launch_bounds__(256)
+extern "C" __global__ void __launch_bounds__(256, 6)
 moe_decode_gate_up(float* __restrict__ hbuf, float* __restrict__ hshared, const float* __restrict__ x,
                    const unsigned long long* __restrict__ pair_w, const unsigned short* __restrict__ shared_gate_w,
                    const unsigned short* __restrict__ shared_up_w, int T, int k, int H, int I, int Is) {
     int y = blockIdx.y, i = blockIdx.x * 8 + (threadIdx.x >> 5), P = T * k;
+    const unsigned short* w[2];
+    unsigned short* fill[2] = {nullptr, nullptr};
+    const float* xr;
+    float* out;
     if (y < P) {
         if (i >= I) return;
-        const unsigned short* w = (const unsigned short*)pair_w[4 * y + 0];
-        unsigned short* fill = (unsigned short*)pair_w[4 * y + 2];
-        const float* xr = x + (size_t)(y / k) * H;
-        float g = moe_warp_dot(w + (size_t)i * H, xr, H, fill ? fill + (size_t)i * H : nullptr);
-        float u = moe_warp_dot(w + (size_t)(I + i) * H, xr, H, fill ? fill + (size_t)(I + i) * H : nullptr);
-        if ((threadIdx.x & 31) == 0) hbuf[(size_t)y * I + i] = silu_f(g) * u;
+        const unsigned short* gu = (const unsigned short*)pair_w[4 * y + 0];
+        unsigned short* f = (unsigned short*)pair_w[4 * y + 2];
+        w[0] = gu + (size_t)i * H;
+        w[1] = gu + (size_t)(I + i) * H;
+        if (f) { fill[0] = f + (size_t)i * H; fill[1] = f + (size_t)(I + i) * H; }
+        xr = x + (size_t)(y / k) * H;
+        out = hbuf + (size_t)y * I + i;
     } else {
         int t = y - P;
         if (t >= T || i >= Is) return;
-        const float* xr = x + (size_t)t * H;
-        float g = moe_warp_dot(shared_gate_w + (size_t)i * H, xr, H, nullptr);
-        float u = moe_warp_dot(shared_up_w + (size_t)i * H, xr, H, nullptr);
-        if ((threadIdx.x & 31) == 0) hshared[(size_t)t * Is + i] = silu_f(g) * u;
+        w[0] = shared_gate_w + (size_t)i * H;
+        w[1] = shared_up_w + (size_t)i * H;
+        xr = x + (size_t)t * H;
+        out = hshared + (size_t)t * Is + i;
     }
+    const float* xs[2] = {xr, xr};
+    float gu[2];
+    moe_warp_dots<2>(w, xs, fill, 2, H, gu);
+    if ((threadIdx.x & 31) == 0) *out = silu_f(gu[0]) * gu[1];
 }
 
 // grid (ceil(H/8), T), block 256: warp = output feature n of token t.
@@ -266,20 +311,37 @@ moe_decode_down_combine(float* __restrict__ y, const float* __restrict__ hbuf, c
                         const unsigned long long* __restrict__ pair_w, const float* __restrict__ weights,
                         const float* __restrict__ sgate, int ld_sgate, const unsigned short* __restrict__ shared_down_w,
                         int T, int k, int H, int I, int Is, int accumulate) {
+    __shared__ unsigned long long src[ROUTER_MAX_K], dst[ROUTER_MAX_K];
     int t = blockIdx.y, n = blockIdx.x * 8 + (threadIdx.x >> 5);
-    if (t >= T || n >= H) return;
-    float acc = 0.0f;
-    for (int j = 0; j < k; j++) {
-        int p = t * k + j;
-        const unsigned short* w = (const unsigned short*)pair_w[4 * p + 1];
-        unsigned short* fill = (unsigned short*)pair_w[4 * p + 3];
-        float d = moe_warp_dot(w + (size_t)n * I, hbuf + (size_t)p * I, I, fill ? fill + (size_t)n * I : nullptr);
-        acc += weights[p] * d;
+    if (t >= T) return;
+    for (int j = threadIdx.x; j < k; j += blockDim.x) {
+        src[j] = pair_w[4 * (t * k + j) + 1];
+        dst[j] = pair_w[4 * (t * k + j) + 3];
     }
-    float ds = moe_warp_dot(shared_down_w + (size_t)n * Is, hshared + (size_t)t * Is, Is, nullptr);
+    __syncthreads();
+    if (n >= H) return;
+    // The routed rows four at a time (their loads in flight together), summed in rank order.
+    float acc = 0.0f;
+    for (int j0 = 0; j0 < k; j0 += 4) {
+        const unsigned short* w[4];
+        const float* xs[4];
+        unsigned short* fill[4];
+        #pragma unroll
+        for (int q = 0; q < 4; q++) {
+            int j = j0 + q < k ? j0 + q : k - 1;
+            w[q] = (const unsigned short*)src[j] + (size_t)n * I;
+            xs[q] = hbuf + (size_t)(t * k + j) * I;
+            fill[q] = dst[j] && j0 + q < k ? (unsigned short*)dst[j] + (size_t)n * I : nullptr;
+        }
+        float d[4];
+        int count = k - j0 < 4 ? k - j0 : 4;
+        moe_warp_dots<4>(w, xs, fill, count, I, d);
+        for (int q = 0; q < count; q++) acc += weights[t * k + j0 + q] * d[q];
+    }
+    float ds = moe_warp_dot(shared_down_w + (size_t)n * Is, hshared + (size_t)t * Is, Is);
     acc += sigmoid_f(sgate[(size_t)t * ld_sgate]) * ds;
     if ((threadIdx.x & 31) == 0) {
-        float* dst = y + (size_t)t * H + n;
-        *dst = accumulate ? *dst + acc : acc;
+        float* dst_y = y + (size_t)t * H + n;
+        *dst_y = accumulate ? *dst_y + acc : acc;
     }
 }
