@@ -31,7 +31,7 @@ up_to_date() {
   [ "${FORCE_BUILD:-0}" = 1 ] && return 1
   [ -f "$stamp" ] || return 1
   for o in "${outputs[@]}"; do [ -f "$o" ] || return 1; done
-  local inputs=(src tests bench kernels/README.md README.md Kernels.sln global.json Directory.Build.props Directory.Packages.props .editorconfig)
+  local inputs=(src tests bench native kernels/README.md README.md Kernels.sln global.json Directory.Build.props Directory.Packages.props .editorconfig)
   [ -d kernels/build/ptx ] && inputs+=(kernels/build/ptx)
   [ -z "$(find "${inputs[@]}" \( -name bin -o -name obj \) -prune -o -newer "$stamp" -print -quit 2>/dev/null)" ]
 }

@@ -25,7 +25,10 @@ dotnet publish bench/Qwen3Next.Bench -c "$CONFIG" -o "$stage/bench" --nologo -v 
 rm -rf "$stage/app/models" "$stage/tests/data/golden" "$stage/tests/models" "$stage"/*/*.pdb \
   "$stage"/bench/{x86,amd64,arm64} "$stage"/bench/runtimes/{win*,osx*,linux-arm*,linux-musl*} "$stage"/bench/runtimes/linux-x64/native/libcapstone.so \
   "$stage"/bench/Iced.dll "$stage"/bench/Microsoft.Diagnostics.Tracing.TraceEvent.dll \
-  "$stage"/tests/Microsoft.CodeAnalysis*.dll  # Roslyn serves only the README snippet test, which the GPU check does not run
+  "$stage"/tests/Microsoft.CodeAnalysis*.dll \
+  "$stage"/*/runtimes/linux-x64/native/libhf_tokenizers.so
+# Roslyn serves only the README snippet test, which the GPU check does not run; nor does it tokenize (1.1 MB of HF's
+# tokenizers library: loading a tokenizer.json there says the library is missing).
 tar cJf .gpu/app.txz -C "$stage" app tests bench
 
 # The shared runtime without what these programs never load (XML, networking, data, debugging, standalone GCs).

@@ -14,6 +14,7 @@ public static class CliApp
         var root = new RootCommand("kernels: Qwen3-Next-80B-A3B kernels, conformance and inference on reference, ILGPU and PTX backends.")
         {
             RunCommand.Create(),
+            TokenizeCommand.Create(),
             VerifyCommand.Create(),
             InspectCommand.Create(),
             PtxCommand.Create(),

@@ -19,6 +19,16 @@ internal static class CliOptions
         DefaultValueFactory = _ => "reference",
     };
 
+    /// <summary><c>--precision exact|fast</c>; absent = the backend's default (fast on a GPU with the ptx backend,
+    /// exact elsewhere). An unknown mode is a parse error.</summary>
+    public static Option<string?> Precision() => new Option<string?>("--precision")
+    {
+        Description = $"Kernel arithmetic: exact (fp32, golden tolerances) or fast (bf16 operands on tensor cores, fp32 accumulation). Default: fast on a GPU (ptx), exact elsewhere.",
+    }.Require(v => v is null || PrecisionModes.Names.Contains(v.Trim().ToLowerInvariant()), $"one of {string.Join(", ", PrecisionModes.Names)}");
+
+    /// <summary>The parsed <c>--precision</c>, or null for the backend's default.</summary>
+    public static Precision? PrecisionOf(string? value) => value is null ? null : PrecisionModes.Parse(value);
+
     public static Option<FileInfo?> Json(string what) => new("--json")
     {
         Description = $"Write {what} as JSON to this file.",

@@ -6,8 +6,9 @@ namespace Qwen3Next.Cli;
 /// Prints generated tokens as they arrive (<see cref="Graph.Generator"/>'s onToken): the text when the model folder
 /// has a tokenizer (then the ids once generation ends), else the ids. Text is printed only up to the last complete
 /// character: a token that ends inside a multi-byte UTF-8 sequence decodes to U+FFFD until the next one completes it.
+/// A chat reply leaves special tokens (the closing &lt;|im_end|&gt;) out of the text.
 /// </summary>
-internal sealed class TokenPrinter(QwenTokenizer? tokenizer)
+internal sealed class TokenPrinter(QwenTokenizer? tokenizer, bool skipSpecialTokens = false)
 {
     private readonly List<int> ids = [];
     private string printed = string.Empty;
@@ -26,7 +27,7 @@ internal sealed class TokenPrinter(QwenTokenizer? tokenizer)
                 Console.Write("text     ");
             }
 
-            string text = tokenizer.Decode(ids);
+            string text = tokenizer.Decode(ids, skipSpecialTokens);
             if (text.StartsWith(printed, StringComparison.Ordinal) && !text.EndsWith('\uFFFD'))
             {
                 Console.Write(text[printed.Length..]);
@@ -55,7 +56,7 @@ internal sealed class TokenPrinter(QwenTokenizer? tokenizer)
             return;
         }
 
-        string text = tokenizer.Decode(ids);
+        string text = tokenizer.Decode(ids, skipSpecialTokens);
         Console.WriteLine(text.StartsWith(printed, StringComparison.Ordinal) ? text[printed.Length..] : $" [decoded whole: {text}]");
         Console.WriteLine($"output   [{string.Join(',', ids)}]");
     }

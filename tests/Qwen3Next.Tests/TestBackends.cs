@@ -22,8 +22,11 @@ public sealed class TestBackends
     /// <summary>The kernel implementations the op-level tests at awkward sizes check against the reference.</summary>
     public static readonly string[] KernelBackends = ["ilgpu-cpu", .. EmulatedBackends];
 
-    /// <summary>Every backend that runs here: what the golden conformance suite covers.</summary>
-    public static readonly string[] AllBackends = [.. CpuBackends, .. EmulatedBackends];
+    /// <summary>The ptx backend on the emulator in fast precision (bf16 tensor-core kernels, fla's criterion).</summary>
+    public const string PtxEmuFast = "ptx-emu-fast";
+
+    /// <summary>Every backend that runs here, and the ptx backend's fast mode: what the golden conformance suite covers.</summary>
+    public static readonly string[] AllBackends = [.. CpuBackends, .. EmulatedBackends, PtxEmuFast];
 
     /// <summary>Backends the many-step session tests run on: the CPU ones and the CUDA C path on the emulator. The
     /// ILGPU kernels' continuations are the C# code ilgpu-cpu already runs; their PTX is covered by the golden suite,
@@ -45,7 +48,12 @@ public sealed class TestBackends
         {
             if (!Created.TryGetValue(name, out var backend))
             {
-                backend = name == PtxSignatures ? CreatePtxSignatures() : BackendRegistry.Create(name);
+                backend = name switch
+                {
+                    PtxSignatures => CreatePtxSignatures(),
+                    PtxEmuFast => BackendRegistry.Create("ptx-emu", Precision.Fast),
+                    _ => BackendRegistry.Create(name),
+                };
                 Created[name] = backend;
             }
 

@@ -12,12 +12,13 @@ internal static class BenchCommand
     public static Command Create()
     {
         var backend = CliOptions.Backend();
+        var precision = CliOptions.Precision();
         var ops = new Option<string[]>("--ops") { Description = $"Workloads, space- or comma-separated (default: all): {string.Join(", ", OpWorkloads.Names)}.", AllowMultipleArgumentsPerToken = true };
         var scale = new Option<BenchmarkScale>("--scale") { Description = "small (CPU-friendly) or real (Qwen3-Next-80B-A3B shapes).", DefaultValueFactory = _ => BenchmarkScale.Small };
         var iterations = new Option<int>("--iterations", "-i") { Description = "Timed calls per workload.", DefaultValueFactory = _ => 10 }.AtLeast(1);
         var peak = new Option<double?>("--peak-tflops") { Description = "Peak FLOP/s of the device for the compute roof (e.g. 67 for H200 fp32 CUDA cores)." }.Positive();
         var json = CliOptions.Json("the measurements");
-        var command = new Command("bench", "Time op workloads and report them against the measured copy bandwidth.") { backend, ops, scale, iterations, peak, json };
+        var command = new Command("bench", "Time op workloads and report them against the measured copy bandwidth.") { backend, precision, ops, scale, iterations, peak, json };
         command.SetAction(parse => CommandGuard.Run(parse, () =>
         {
             int n = parse.GetValue(iterations);
@@ -27,13 +28,14 @@ internal static class BenchCommand
             {
                 // The emulator's wall-clock time is not a GPU's: report the modeled H200 time instead.
                 Console.WriteLine("bench on an emulated backend prints the H200 model (kernels profile), not the emulator's own time");
-                return ProfileCommand.Run(parse.GetValue(backend)!, names, size, -1, sanitize: false, parse.GetValue(json));
+                return ProfileCommand.Run(parse.GetValue(backend)!, names, size, -1, sanitize: false, parse.GetValue(json),
+                    precision: CliOptions.PrecisionOf(parse.GetValue(precision)));
             }
 
             double? peakGflops = parse.GetValue(peak) * 1000;
-            using var kernels = BackendRegistry.Create(parse.GetValue(backend)!);
+            using var kernels = BackendRegistry.Create(parse.GetValue(backend)!, CliOptions.PrecisionOf(parse.GetValue(precision)));
             var ceiling = OpBenchmark.CopyCeiling(kernels, size == BenchmarkScale.Real ? 64L << 20 : 1L << 20, n);
-            Console.WriteLine($"{kernels.Name}: device copy {ceiling.GigabytesPerSecond:F2} GB/s ({ceiling.Shape}) is the memory ceiling");
+            Console.WriteLine($"{kernels.Name} ({kernels.Precision.Name()}): device copy {ceiling.GigabytesPerSecond:F2} GB/s ({ceiling.Shape}) is the memory ceiling");
             var upload = OpBenchmark.HostToDeviceCeiling(kernels, size == BenchmarkScale.Real ? 256L << 20 : 16L << 20, n);
             if (upload is not null)
             {
@@ -55,6 +57,7 @@ internal static class BenchCommand
                 File.WriteAllText(file.FullName, JsonSerializer.Serialize(new
                 {
                     backend = kernels.Name,
+                    precision = kernels.Precision.Name(),
                     scale = size.ToString(),
                     copy_gbps = ceiling.GigabytesPerSecond,
                     host_to_device_gbps = upload?.GigabytesPerSecond,

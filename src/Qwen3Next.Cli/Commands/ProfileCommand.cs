@@ -42,32 +42,34 @@ internal static class ProfileCommand
         var sanitize = new Option<bool>("--sanitize") { Description = "Also run the sanitizer (slower)." };
         var measured = new Option<FileInfo?>("--measured") { Description = "Per-kernel GPU times from `profile --backend ptx --json` to compare with the model." };
         var repetitions = new Option<int>("--repetitions") { Description = "Timed runs per workload on a GPU (medians).", DefaultValueFactory = _ => 10 };
+        var precision = CliOptions.Precision();
         var json = CliOptions.Json("the profile");
         var command = new Command("profile", "Modeled H200 time of every op workload from emulator counters (a model, not a measurement); on a GPU, measured per-kernel times.")
         {
-            backend, ops, scale, sample, sanitize, measured, repetitions, json,
+            backend, precision, ops, scale, sample, sanitize, measured, repetitions, json,
         };
         command.SetAction(parse => CommandGuard.Run(parse, () =>
         {
             string name = parse.GetValue(backend)!;
             if (name == "ptx")
             {
-                return Measure(parse.GetValue(ops), parse.GetValue(scale), parse.GetValue(repetitions), parse.GetValue(json));
+                return Measure(parse.GetValue(ops), parse.GetValue(scale), parse.GetValue(repetitions), parse.GetValue(json),
+                    CliOptions.PrecisionOf(parse.GetValue(precision)) ?? Precision.Fast);
             }
 
             return Run(name, parse.GetValue(ops), parse.GetValue(scale), parse.GetValue(sample), parse.GetValue(sanitize), parse.GetValue(json),
-                parse.GetValue(measured));
+                parse.GetValue(measured), CliOptions.PrecisionOf(parse.GetValue(precision)));
         }));
         return command;
     }
 
     /// <summary>On a GPU: each launch of every workload timed with CUDA events, medians over <paramref name="repetitions"/>.</summary>
-    private static int Measure(string[]? ops, BenchmarkScale scale, int repetitions, FileInfo? json)
+    private static int Measure(string[]? ops, BenchmarkScale scale, int repetitions, FileInfo? json, Precision precision)
     {
         var names = Workloads(ops);
-        using var gpu = PtxBackend.Create();
+        using var gpu = PtxBackend.Create(precision);
         var profile = KernelCalibration.Measure(gpu, names, scale, repetitions);
-        Console.WriteLine($"{gpu.Description}: per-launch device time (CUDA events, median of {repetitions}), {scale} scale");
+        Console.WriteLine($"{gpu.Description} ({precision.Name()} precision): per-launch device time (CUDA events, median of {repetitions}), {scale} scale");
         foreach (var op in profile.Ops)
         {
             Console.WriteLine($"{op.Op} {op.Shape}: {op.Launches.Sum(l => l.Microseconds):F2} µs");
@@ -100,7 +102,7 @@ internal static class ProfileCommand
     }
 
     public static int Run(string backendName, string[]? ops, BenchmarkScale scale, int sampleCtas, bool sanitize, FileInfo? json,
-        FileInfo? measured = null)
+        FileInfo? measured = null, Precision? precision = null)
     {
         if (!EmulatedBackends.Contains(backendName))
         {
@@ -123,9 +125,9 @@ internal static class ProfileCommand
             FaultOnFindings = ctas == 0,
             MaxWarpInstructions = 4_000_000_000,
         };
-        using var kernels = BackendRegistry.Create(backendName, options);
+        using var kernels = BackendRegistry.Create(backendName, options, precision);
         var gpu = BackendRegistry.EmulatorOf(kernels)!;
-        Console.WriteLine($"{kernels.Name}: {names.Length} workloads at {scale} scale, {(options.Sampling is { } s ? s.ToString() : "every CTA")}");
+        Console.WriteLine($"{kernels.Name} ({kernels.Precision.Name()} precision): {names.Length} workloads at {scale} scale, {(options.Sampling is { } s ? s.ToString() : "every CTA")}");
         using var recorder = new ProfileRecorder(gpu);
         foreach (var name in names)
         {

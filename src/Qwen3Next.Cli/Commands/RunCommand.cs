@@ -40,28 +40,43 @@ internal static class RunCommand
         {
             Description = "Check every layer's output for NaN/Inf (one download per layer) so an error names the first layer; logits are always checked.",
         };
+        var chat = new ChatOptions();
         var backend = CliOptions.Backend();
+        var precision = CliOptions.Precision();
         var json = CliOptions.Json("prompt_ids, generated_ids and tokens_per_second");
         var command = new Command("run", "Generate from a prompt on the chosen backend.")
         {
             model, promptIds, prompt, maxNew, temperature, topP, topK, seed, stopAtEos, prefillChunk, deviceMemory, stats, warmExperts, saveCounts,
-            checkActivations, backend, json,
+            checkActivations, backend, precision, json,
         };
+        foreach (var option in chat.All)
+        {
+            command.Options.Add(option);
+        }
+
         command.SetAction(parse => CommandGuard.Run(parse, () =>
         {
             string folder = parse.GetValue(model)?.FullName ?? CliOptions.DefaultModelFolder;
             var sampling = new SamplingOptions(parse.GetValue(temperature), parse.GetValue(topP), parse.GetValue(topK), parse.GetValue(seed));
             sampling.Validate();
             using var checkpoint = QwenCheckpoint.Open(folder);
-            var tokenizer = QwenTokenizer.TryLoadFromModel(folder);
-            var ids = PromptIds(parse.GetValue(promptIds), parse.GetValue(prompt), folder, checkpoint.Config, tokenizer);
+            var tokenizer = chat.LoadTokenizer(parse, folder);
+            var conversation = chat.Conversation(parse);
+            if (conversation is not null && (parse.GetValue(promptIds) is not null || parse.GetValue(prompt) is not null))
+            {
+                throw new ArgumentException("Give --chat or a prompt (--prompt, --prompt-ids), not both.");
+            }
+
+            var ids = conversation is not null
+                ? ChatPromptIds(tokenizer, conversation, chat.EnableThinking(parse), folder, checkpoint.Config)
+                : PromptIds(parse.GetValue(promptIds), parse.GetValue(prompt), folder, checkpoint.Config, tokenizer);
             if ((parse.GetValue(warmExperts) is not null || parse.GetValue(saveCounts) is not null) && parse.GetValue(deviceMemory) is null)
             {
                 throw new ArgumentException("--warm-experts and --save-expert-counts need --device-memory (they are about the expert cache).");
             }
 
             var warm = parse.GetValue(warmExperts) is { } warmFile ? ExpertRoutingCounts.Load(warmFile.FullName) : null;
-            using var kernels = BackendRegistry.Create(parse.GetValue(backend)!);
+            using var kernels = BackendRegistry.Create(parse.GetValue(backend)!, CliOptions.PrecisionOf(parse.GetValue(precision)));
             int capacity = ids.Length + parse.GetValue(maxNew);
             using var streaming = parse.GetValue(deviceMemory) is { } budget
                 ? StreamingSetup.Enable(kernels, checkpoint.Config, ByteSize.Parse(budget), capacity,
@@ -77,14 +92,16 @@ internal static class RunCommand
             using var loaded = LoadingProgress.Load(kernels, checkpoint);
             loaded.CheckActivations = parse.GetValue(checkActivations);
             streaming?.ResetStatistics();
-            var stops = parse.GetValue(stopAtEos) ? checkpoint.Config.EosTokenIds.ToHashSet() : null;
+            // A chat reply ends at the end-of-turn tokens (<|im_end|>, <|endoftext|>) whatever --stop-at-eos says.
+            IReadOnlySet<int>? stops = conversation is not null ? checkpoint.Config.EosTokenIds.Concat(tokenizer!.Chat!.EndOfTurnTokens).ToHashSet()
+                : parse.GetValue(stopAtEos) ? checkpoint.Config.EosTokenIds.ToHashSet() : null;
             var timer = parse.GetValue(stats) is not null || streaming is not null ? new LayerTimer(kernels, checkpoint.Config.NumHiddenLayers) : null;
             var meter = timer is not null ? new DecodeMeter(kernels, streaming, timer) : null;
 
             Console.WriteLine($"model    {folder}");
-            Console.WriteLine($"backend  {kernels.Name}");
+            Console.WriteLine($"backend  {kernels.Name} ({kernels.Precision.Name()} precision)");
             Console.WriteLine($"prompt   [{string.Join(',', ids)}]");
-            var printer = new TokenPrinter(tokenizer);
+            var printer = new TokenPrinter(tokenizer, skipSpecialTokens: conversation is not null);
             GenerationResult result;
             try
             {
@@ -132,6 +149,22 @@ internal static class RunCommand
         return command;
     }
 
+    /// <summary>The chat prompt's ids: <c>--chat</c> and <c>--system</c> formatted with the checkpoint's chat template.</summary>
+    private static int[] ChatPromptIds(QwenTokenizer? tokenizer, IReadOnlyList<ChatMessage> conversation, bool? thinking, string folder, ModelConfig config)
+    {
+        string prompt = ChatOptions.Format(tokenizer, conversation, thinking, folder);
+        return WithinVocabulary(tokenizer!.Encode(prompt), config, tokenizer);
+    }
+
+    /// <summary>A tokenizer made for another checkpoint gives ids the model has no embedding for: say so before loading.</summary>
+    private static int[] WithinVocabulary(int[] ids, ModelConfig config, QwenTokenizer tokenizer)
+    {
+        int beyond = Array.FindIndex(ids, id => id >= config.VocabSize);
+        return beyond < 0 ? ids : throw new ArgumentException(
+            $"the prompt's token {beyond} has id {ids[beyond]}, outside the model's vocabulary of {config.VocabSize} ids: {tokenizer.Path} "
+            + $"({tokenizer.VocabularySize} ids) does not belong to this checkpoint.");
+    }
+
     /// <summary>Explicit ids, text through the folder's tokenizer, or (no prompt given) the golden prompt shipped with
     /// the default model so <c>./build.sh run</c> reproduces a known result, else the BOS token.</summary>
     private static int[] PromptIds(string? ids, string? text, string folder, ModelConfig config, QwenTokenizer? tokenizer)
@@ -159,8 +192,8 @@ internal static class RunCommand
 
         if (text is not null)
         {
-            var encoded = (tokenizer ?? throw new NotSupportedException($"{folder} has no tokenizer.json; give --prompt-ids instead.")).Encode(text).ToArray();
-            return encoded.Length > 0 ? encoded : throw new ArgumentException("--prompt encodes to no tokens.");
+            var encoded = (tokenizer ?? throw new NotSupportedException($"{folder} has no tokenizer.json; give --prompt-ids or --tokenizer FILE instead.")).Encode(text);
+            return encoded.Length > 0 ? WithinVocabulary(encoded, config, tokenizer) : throw new ArgumentException("--prompt encodes to no tokens.");
         }
 
         string golden = Path.Combine(folder, ConformanceRunner.ModelGoldenFile);

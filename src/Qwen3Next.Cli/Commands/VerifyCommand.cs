@@ -12,8 +12,9 @@ internal static class VerifyCommand
     {
         var paths = new Argument<string[]>("paths") { Description = "Golden files or folders (a model folder holds a checkpoint and golden.safetensors).", Arity = ArgumentArity.OneOrMore };
         var backend = CliOptions.Backend();
+        var precision = CliOptions.Precision();
         var json = CliOptions.Json("every check");
-        var command = new Command("verify", "Run golden cases on a backend; exit 1 when any check fails.") { paths, backend, json };
+        var command = new Command("verify", "Run golden cases on a backend; exit 1 when any check fails.") { paths, backend, precision, json };
         command.SetAction(parse => CommandGuard.Run(parse, () =>
         {
             var cases = ConformanceRunner.Discover(parse.GetValue(paths)!);
@@ -21,7 +22,7 @@ internal static class VerifyCommand
             {
                 throw new FileNotFoundException($"no golden cases (*.safetensors files or model folders with {ConformanceRunner.ModelGoldenFile}) under {string.Join(", ", parse.GetValue(paths)!)}.");
             }
-            using var kernels = BackendRegistry.Create(parse.GetValue(backend)!);
+            using var kernels = BackendRegistry.Create(parse.GetValue(backend)!, CliOptions.PrecisionOf(parse.GetValue(precision)));
             var all = new List<CheckResult>();
             int unreadable = 0;
             foreach (var path in cases)
@@ -48,10 +49,10 @@ internal static class VerifyCommand
             }
 
             int failed = all.Count(r => !r.Passed);
-            Console.WriteLine($"{kernels.Name}: {cases.Count} cases, {all.Count - failed} checks passed, {failed} failed{(unreadable > 0 ? $", {unreadable} unreadable" : string.Empty)}");
+            Console.WriteLine($"{kernels.Name} ({kernels.Precision.Name()}): {cases.Count} cases, {all.Count - failed} checks passed, {failed} failed{(unreadable > 0 ? $", {unreadable} unreadable" : string.Empty)}");
             if (parse.GetValue(json) is { } file)
             {
-                File.WriteAllText(file.FullName, JsonSerializer.Serialize(new { backend = kernels.Name, checks = all }, JsonOutput.Options));
+                File.WriteAllText(file.FullName, JsonSerializer.Serialize(new { backend = kernels.Name, precision = kernels.Precision.Name(), checks = all }, JsonOutput.Options));
             }
 
             return failed == 0 ? 0 : 1;

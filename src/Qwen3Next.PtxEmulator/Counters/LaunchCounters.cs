@@ -59,10 +59,14 @@ public sealed class LaunchCounters
 
     /// <summary>Times a warp had to wait for a global load it issued (a use of a register a pending load writes),
     /// summed over warps: the serialised memory latencies of the launch.</summary>
-    public long GlobalLoadRoundTrips { get; internal set; }
+    public double GlobalLoadRoundTrips { get; internal set; }
 
     /// <summary>The largest number of such waits of any one warp (the critical path of the slowest warp).</summary>
-    public long MaxWarpRoundTrips { get; internal set; }
+    public double MaxWarpRoundTrips { get; internal set; }
+
+    /// <summary>FLOPs of the wgmma.mma_async instructions (2·M·N·K per warpgroup instruction, counted a quarter per
+    /// warp): work at the full tensor peak, unlike mma.sync (<see cref="Model.H200Spec.MmaSyncFractionOfPeak"/>).</summary>
+    public double WgmmaFlops { get; internal set; }
 
     public long Barriers { get; internal set; }
 
@@ -111,7 +115,8 @@ public sealed class LaunchCounters
         SharedWavefronts = S(SharedWavefronts);
         LocalRequests = S(LocalRequests);
         AtomicRequests = S(AtomicRequests);
-        GlobalLoadRoundTrips = S(GlobalLoadRoundTrips);
+        GlobalLoadRoundTrips *= f;
+        WgmmaFlops *= f;
         Barriers = S(Barriers);
         Ctas = gridCtas;
         Warps = gridCtas * warpsPerCta;

@@ -34,6 +34,9 @@ public enum Op : ushort
 
     // Control and warp collectives.
     Bra, Exit, BarSync, BarWarpSync, Shfl, Mma, Vote, Activemask, Membar, Trap,
+
+    // Asynchronous copies and warpgroup MMA (sm_80 cp.async, sm_90a wgmma; Interpreter.Async.cs).
+    CpAsync, CpAsyncCommit, CpAsyncWait, FenceProxyAsync, Wgmma, WgmmaFence, WgmmaCommit, WgmmaWait,
 }
 
 public enum Rounding : byte
@@ -142,8 +145,19 @@ public struct Instr
     public int Guard;
     public bool GuardNegated;
 
-    /// <summary>Address offset of ld/st/atom/red.</summary>
+    /// <summary>Address offset of ld/st/atom/red (cp.async: of the shared destination); cp.async.wait_group and
+    /// wgmma.wait_group: the number of groups that may stay pending.</summary>
     public long Imm;
+
+    /// <summary>cp.async: offset of the global source address (register <see cref="B"/>).</summary>
+    public long Imm2;
+
+    /// <summary>cp.async: bytes copied (4, 8 or 16); wgmma: N of m64nNk16.</summary>
+    public int Size;
+
+    /// <summary>wgmma: imm-scale-a / imm-scale-b are −1 (negate A / B).</summary>
+    public bool NegateA;
+    public bool NegateB;
 
     /// <summary>The address register is 32-bit: [reg + imm] is computed modulo 2^32, as the hardware does for
     /// 32-bit (shared-window) addresses; nvcc relies on it when it folds offsets into the immediate.</summary>

@@ -69,10 +69,18 @@ internal sealed partial class KernelDecoder
                 break;
             case "membar":
             case "fence":
+                if (m.Take("proxy"))
+                {
+                    ProxyFence(ref ins, m, s.Operands);
+                    break;
+                }
+
                 m.TakeAny("cta", "gl", "sys", "gpu");
                 m.TakeAny("sc", "acq_rel");
                 ins.Op = Op.Membar;
                 break;
+            case "cp": CpAsync(ref ins, m, s.Operands); break;
+            case "wgmma": Wgmma(ref ins, m, s.Operands); break;
             case "trap":
                 ins.Op = Op.Trap;
                 break;

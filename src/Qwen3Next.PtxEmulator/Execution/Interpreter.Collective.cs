@@ -294,7 +294,7 @@ internal sealed unsafe partial class Interpreter
 
         if (waits)
         {
-            w.RoundTrips++;
+            w.RoundTrips += 1;
             w.ClearPending();
         }
     }

@@ -81,6 +81,8 @@ internal sealed unsafe partial class Interpreter : IDisposable
                 new Span<ulong>(warps[i].R + (reg * 32), 32).Fill(bits);
             }
         }
+
+        InitAsync();
     }
 
     public LaunchCounters? Counters => counters;
@@ -175,6 +177,7 @@ internal sealed unsafe partial class Interpreter : IDisposable
         san.Block = cta;
         san.BlockLinear = linear;
         san.BeginCta();
+        ResetAsync();
         new Span<byte>(shared, sharedBytes).Fill(DeviceMemory.Poison);
         new Span<byte>(local, localBytes * threadsPerCta).Fill(DeviceMemory.Poison);
         if (counters is not null)
@@ -469,6 +472,11 @@ internal sealed unsafe partial class Interpreter : IDisposable
             Count(w, in ins, exec);
         }
 
+        if (w.AsyncRegistersInFlight > 0 && san.Checks)
+        {
+            CheckAsyncRegisters(w, in ins, pc);
+        }
+
         if (options.Trace is not null && cta == options.TraceBlock && options.TraceThread >> 5 == w.Index
             && (mask & (1u << (options.TraceThread & 31))) != 0)
         {
@@ -521,6 +529,8 @@ internal sealed unsafe partial class Interpreter : IDisposable
 
                 Advance(w, pc, mask);
                 return true;
+            case >= Op.CpAsync:
+                return exec == 0 && ins.Op < Op.Wgmma ? AdvanceOnly(w, pc, mask) : Async(w, in ins, pc, mask, exec);
             case Op.Ld:
             case Op.St:
             case Op.Atom:
@@ -537,6 +547,12 @@ internal sealed unsafe partial class Interpreter : IDisposable
                 Advance(w, pc, mask);
                 return true;
         }
+    }
+
+    private static bool AdvanceOnly(Warp w, int pc, uint mask)
+    {
+        Advance(w, pc, mask);
+        return true;
     }
 
     private static int ThreadId(Warp w, uint lanes) => (w.Index * 32) + BitOperations.TrailingZeroCount(lanes);

@@ -17,6 +17,7 @@ internal sealed unsafe class Warp : IDisposable
         Index = index;
         R = (ulong*)NativeMemory.AllocZeroed((nuint)Math.Max(1, registerCount) * 32, sizeof(ulong));
         Pending = new byte[Math.Max(1, registerCount)];
+        AsyncRegisters = new byte[Math.Max(1, registerCount)];
     }
 
     public int Index { get; }
@@ -72,7 +73,34 @@ internal sealed unsafe class Warp : IDisposable
         pendingList.Clear();
     }
 
-    public long RoundTrips;
+    /// <summary>Dependent global-memory waits (round trips); a cp.async.wait_group N that must complete a group counts
+    /// 1 / (N + 1), since N + 1 groups overlap their latency.</summary>
+    public double RoundTrips;
+
+    /// <summary>A wgmma.fence ran since the last wgmma.commit_group (a wgmma.mma_async needs one before it).</summary>
+    public bool WgmmaFenced;
+
+    /// <summary>The shared words and accumulator registers of the wgmmas issued since the last commit, and of the
+    /// committed groups not yet waited for (oldest first).</summary>
+    public WgmmaGroup OpenGroup = new();
+
+    public Queue<WgmmaGroup> CommittedGroups { get; } = new();
+
+    /// <summary>Per register: how many in-flight wgmmas write it as an accumulator (reading or writing it otherwise
+    /// before wgmma.wait_group is a finding).</summary>
+    public byte[] AsyncRegisters { get; }
+
+    public int AsyncRegistersInFlight;
+
+    /// <summary>Forgets every wgmma of the previous CTA.</summary>
+    public void ResetAsync()
+    {
+        WgmmaFenced = false;
+        OpenGroup = new WgmmaGroup();
+        CommittedGroups.Clear();
+        Array.Clear(AsyncRegisters);
+        AsyncRegistersInFlight = 0;
+    }
 
     public uint Runnable => Live & ~BarrierWait & ~CollectiveWait;
 
@@ -122,4 +150,13 @@ internal sealed unsafe class Warp : IDisposable
             R = null;
         }
     }
+}
+
+/// <summary>One wgmma commit group of a warp: the shared-memory words its wgmmas read and the accumulator registers
+/// they write, released by the wgmma.wait_group that completes the group.</summary>
+internal sealed class WgmmaGroup
+{
+    public List<int> Words { get; } = [];
+
+    public List<int> Registers { get; } = [];
 }

@@ -66,7 +66,7 @@ public sealed class H200Model(H200Spec? spec = null, PtxasReport? report = null)
         double bytes = (c.UniqueLoadSectors + c.UniqueStoreSectors) * 32.0;
         double cudaCore = (2.0 * c.ThreadInstructionsByOp[(int)Op.FmaF32]) + c.ThreadInstructionsByOp[(int)Op.AddF32]
             + c.ThreadInstructionsByOp[(int)Op.SubF32] + c.ThreadInstructionsByOp[(int)Op.MulF32];
-        return new Roofline(bytes, cudaCore, c.Count(Op.Mma) * MmaM16N8K16Flops);
+        return new Roofline(bytes, cudaCore, (c.Count(Op.Mma) * MmaM16N8K16Flops) + c.WgmmaFlops);
     }
 
     private IEnumerable<(BoundKind Kind, Pipe Pipe, int Lanes)> PipeRates() =>
@@ -138,24 +138,31 @@ public sealed class H200Model(H200Spec? spec = null, PtxasReport? report = null)
         return new ModelBound(kind, perSm * 32 / lanes / Spec.ClockHz, $"{perSm:N0} warp instructions on the busiest SM at {lanes} lanes/clk");
     }
 
+    /// <summary>wgmma at the full dense peak, mma.sync at <see cref="H200Spec.MmaSyncFractionOfPeak"/> of it; both
+    /// share the SM's tensor cores, so their clocks add.</summary>
     private ModelBound Tensor(LaunchCounters c, double share)
     {
         double mmas = c.Count(Op.Mma) * share;
-        return new ModelBound(BoundKind.Tensor, mmas * MmaM16N8K16Flops / Spec.MmaSyncFlopsPerClockPerSm / Spec.ClockHz,
-            $"{mmas:N0} mma.sync m16n8k16 on the busiest SM at {Spec.MmaSyncFlopsPerClockPerSm:N0} FLOP/clk");
+        double wgmmaFlops = c.WgmmaFlops * share;
+        double clocks = (mmas * MmaM16N8K16Flops / Spec.MmaSyncFlopsPerClockPerSm) + (wgmmaFlops / Spec.TensorFlopsPerClockPerSm);
+        string detail = wgmmaFlops > 0
+            ? $"{wgmmaFlops / 1e9:N2} GFLOP of wgmma on the busiest SM at {Spec.TensorFlopsPerClockPerSm:N0} FLOP/clk"
+                + (mmas > 0 ? $" + {mmas:N0} mma.sync m16n8k16 at {Spec.MmaSyncFlopsPerClockPerSm:N0}" : "")
+            : $"{mmas:N0} mma.sync m16n8k16 on the busiest SM at {Spec.MmaSyncFlopsPerClockPerSm:N0} FLOP/clk";
+        return new ModelBound(BoundKind.Tensor, clocks / Spec.ClockHz, detail);
     }
 
     /// <summary>The slowest warp's chain of dependent loads, or the busiest SM's warps' chains run
     /// <see cref="Occupancy.CtasPerSm"/> CTAs at a time (each resident wave waits its mean chain).</summary>
     private ModelBound Latency(LaunchCounters c, long busiest, Occupancy occupancy)
     {
-        double mean = c.Warps == 0 ? 0 : (double)c.GlobalLoadRoundTrips / c.Warps;
+        double mean = c.Warps == 0 ? 0 : c.GlobalLoadRoundTrips / c.Warps;
         long wavesPerSm = (busiest + occupancy.CtasPerSm - 1) / occupancy.CtasPerSm;
         double perWave = wavesPerSm * mean;
         double trips = Math.Max(c.MaxWarpRoundTrips, perWave);
         string detail = perWave >= c.MaxWarpRoundTrips
             ? $"{wavesPerSm} wave(s) per SM × {mean:F1} round trips per warp × {Spec.DramLatencySeconds * 1e9:F0} ns"
-            : $"slowest warp: {c.MaxWarpRoundTrips} round trips × {Spec.DramLatencySeconds * 1e9:F0} ns";
+            : $"slowest warp: {c.MaxWarpRoundTrips:0.##} round trips × {Spec.DramLatencySeconds * 1e9:F0} ns";
         return new ModelBound(BoundKind.Latency, trips * Spec.DramLatencySeconds, detail);
     }
 }

@@ -27,7 +27,7 @@ public enum Pipe
 
     Shuffle,
 
-    /// <summary>Load/store unit: every ld, st, atom and red, any state space.</summary>
+    /// <summary>Load/store unit: every ld, st, atom, red and cp.async, any state space.</summary>
     Lsu,
 
     Tensor,
@@ -43,7 +43,8 @@ public static class OpPipes
     private static Pipe Classify(Op op) => op switch
     {
         Op.Mov or Op.Cvta => Pipe.Folded,
-        Op.Bra or Op.Exit or Op.BarSync or Op.BarWarpSync or Op.Membar or Op.Trap => Pipe.Control,
+        Op.Bra or Op.Exit or Op.BarSync or Op.BarWarpSync or Op.Membar or Op.Trap or Op.CpAsyncCommit or Op.CpAsyncWait
+            or Op.FenceProxyAsync or Op.WgmmaFence or Op.WgmmaCommit or Op.WgmmaWait => Pipe.Control,
         Op.AddF32 or Op.SubF32 or Op.MulF32 or Op.FmaF32 or Op.NegF32 or Op.AbsF32 or Op.MinF32 or Op.MaxF32 => Pipe.Fp32,
         Op.AddF64 or Op.SubF64 or Op.MulF64 or Op.FmaF64 or Op.NegF64 or Op.AbsF64 or Op.MinF64 or Op.MaxF64 or Op.SetpF64 => Pipe.Fp64,
         Op.DivRnF32 or Op.DivApproxF32 or Op.DivFullF32 or Op.RcpRnF32 or Op.RcpApproxF32 or Op.SqrtRnF32 or Op.SqrtApproxF32
@@ -52,8 +53,8 @@ public static class OpPipes
         Op.CvtF32FromInt or Op.CvtF64FromInt or Op.CvtIntFromF32 or Op.CvtIntFromF64 or Op.CvtF32FromF64 or Op.CvtF64FromF32
             or Op.CvtF32FromF32 or Op.CvtF64FromF64 or Op.Popc32 or Op.Popc64 or Op.Clz32 or Op.Clz64 or Op.Brev32 or Op.Brev64 => Pipe.Conversion,
         Op.Shfl => Pipe.Shuffle,
-        Op.Ld or Op.St or Op.Atom or Op.Red => Pipe.Lsu,
-        Op.Mma => Pipe.Tensor,
+        Op.Ld or Op.St or Op.Atom or Op.Red or Op.CpAsync => Pipe.Lsu,
+        Op.Mma or Op.Wgmma => Pipe.Tensor,
         _ => Pipe.Int,
     };
 }

@@ -13,6 +13,12 @@ public sealed class PtxParser
 {
     private readonly string module;
     private readonly List<Token> tokens;
+
+    // Register names per nested block of the kernel body being parsed, innermost last: a register declared in an
+    // inner { } block (inline asm declares ".reg .pred p;" in each of its blocks) shadows outer ones and is renamed
+    // to a kernel-unique name, so the decoder sees one flat namespace. Names map to themselves in the outer block.
+    private readonly List<Dictionary<string, string>> scopes = [];
+    private int scopeSerial;
     private int pos;
 
     private PtxParser(string module, string text)
@@ -337,8 +343,9 @@ public sealed class PtxParser
 
         Expect('{');
         var body = new List<PtxStatement>();
-        int depth = 1;
-        while (depth > 0)
+        scopes.Clear();
+        scopes.Add(new Dictionary<string, string>(StringComparer.Ordinal));
+        while (scopes.Count > 0)
         {
             var t = Peek;
             if (t.Kind == TokenKind.End)
@@ -349,12 +356,12 @@ public sealed class PtxParser
             if (t.Is('{'))
             {
                 pos++;
-                depth++;
+                scopes.Add(new Dictionary<string, string>(StringComparer.Ordinal));
             }
             else if (t.Is('}'))
             {
                 pos++;
-                depth--;
+                scopes.RemoveAt(scopes.Count - 1);
             }
             else
             {
@@ -421,7 +428,21 @@ public sealed class PtxParser
                 Expect('>');
             }
 
-            body.Add(new PtxRegisterDeclaration(type, name, count, start.Line));
+            var scope = scopes[^1];
+            string declared = scopes.Count == 1 ? name : $"{name}${++scopeSerial}$";
+            if (count == 0)
+            {
+                scope[name] = declared;
+            }
+            else
+            {
+                for (int i = 0; i < count; i++)
+                {
+                    scope[name + i.ToString(CultureInfo.InvariantCulture)] = declared + i.ToString(CultureInfo.InvariantCulture);
+                }
+            }
+
+            body.Add(new PtxRegisterDeclaration(type, declared, count, start.Line));
         }
         while (Accept(','));
 
@@ -437,7 +458,8 @@ public sealed class PtxParser
         if (Accept('@'))
         {
             negated = Accept('!');
-            guard = ExpectWord("a guard predicate");
+            string predicate = ExpectWord("a guard predicate");
+            guard = Resolve(predicate) ?? predicate;
         }
 
         var opToken = Next();
@@ -471,7 +493,7 @@ public sealed class PtxParser
             long offset = 0;
             if (baseToken.Kind == TokenKind.Word)
             {
-                baseName = baseToken.Text;
+                baseName = Resolve(baseToken.Text) ?? baseToken.Text;
             }
             else if (baseToken.Kind == TokenKind.Number && TryInteger(baseToken.Text, out long absolute))
             {
@@ -511,7 +533,8 @@ public sealed class PtxParser
 
         if (Accept('!'))
         {
-            return new PtxOperand(PtxOperandKind.Register, ExpectWord("a predicate"), Negated: true);
+            string predicate = ExpectWord("a predicate");
+            return new PtxOperand(PtxOperandKind.Register, Resolve(predicate) ?? predicate, Negated: true);
         }
 
         bool negative = Accept('-');
@@ -531,9 +554,9 @@ public sealed class PtxParser
             return new PtxOperand(PtxOperandKind.Sink);
         }
 
-        if (t.Text.StartsWith('%'))
+        if (t.Text.StartsWith('%') || Resolve(t.Text) is not null)
         {
-            var reg = new PtxOperand(PtxOperandKind.Register, t.Text);
+            var reg = new PtxOperand(PtxOperandKind.Register, Resolve(t.Text) ?? t.Text);
             if (Accept('|'))
             {
                 var second = ParseOperand();
@@ -550,6 +573,21 @@ public sealed class PtxParser
         }
 
         return new PtxOperand(PtxOperandKind.Symbol, t.Text, Offset: symbolOffset);
+    }
+
+    /// <summary>The declared (possibly renamed) register <paramref name="name"/> refers to in the current block, or null
+    /// when no enclosing block declares it (an undeclared %name is then a special register or an error later).</summary>
+    private string? Resolve(string name)
+    {
+        for (int i = scopes.Count - 1; i >= 0; i--)
+        {
+            if (scopes[i].TryGetValue(name, out var declared))
+            {
+                return declared;
+            }
+        }
+
+        return null;
     }
 
     private PtxOperand Number(Token t, bool negative)

@@ -64,7 +64,138 @@ internal sealed class LaunchSanitizer
     {
         BarrierEpoch = shadow.NextEpoch();
         Array.Clear(sharedInit);
+        if (asyncWriter is not null)
+        {
+            ctaFirstEpoch = BarrierEpoch;
+            Array.Clear(asyncWriter);
+            Array.Clear(asyncReaders!);
+            for (int t = 0; t < threadFenceGeneration!.Length; t++)
+            {
+                threadFenceGeneration[t] = ++fenceCounter;
+            }
+        }
     }
+
+    // Asynchronous operations (kernels with cp.async or wgmma only), per 4-byte shared word: the thread (+1) whose
+    // cp.async into it is in flight, how many in-flight wgmmas read it, and the writer's fence generation at its last
+    // generic-proxy write; per thread its current generation (a fence.proxy.async starts a new one).
+    private int[]? asyncWriter, asyncReaders, writerFence, threadFenceGeneration;
+    private int fenceCounter, ctaFirstEpoch;
+
+    /// <summary>Turns on the in-flight and proxy-fence checks of <c>cp.async</c> and <c>wgmma</c> (with <see cref="Checks"/>).</summary>
+    public void EnableAsync(int sharedBytes, int threads)
+    {
+        if (!Checks)
+        {
+            return;
+        }
+
+        int words = (sharedBytes + 3) / 4;
+        (asyncWriter, asyncReaders, writerFence) = (new int[words], new int[words], new int[words]);
+        threadFenceGeneration = new int[threads];
+    }
+
+    /// <summary>A cp.async of <paramref name="bytes"/> into <paramref name="offset"/> was issued by <paramref name="tid"/>.</summary>
+    public void CopyIssued(int pc, int tid, uint offset, int bytes)
+    {
+        if (asyncWriter is null)
+        {
+            return;
+        }
+
+        for (int w = (int)(offset >> 2); w <= (int)((offset + (uint)bytes - 1) >> 2); w++)
+        {
+            if (asyncWriter[w] != 0)
+            {
+                Report(SanitizerRule.AsyncHazard, pc, tid, KernelDecoderWindows.Shared + ((uint)w * 4),
+                    $"cp.async into shared offset {w * 4}, where thread {ThreadText(asyncWriter[w] - 1)}'s cp.async is still in flight (no cp.async.wait_group between them)");
+            }
+
+            if (asyncReaders![w] > 0)
+            {
+                Report(SanitizerRule.AsyncHazard, pc, tid, KernelDecoderWindows.Shared + ((uint)w * 4),
+                    $"cp.async into shared offset {w * 4}, which an in-flight wgmma.mma_async reads (before the wgmma.wait_group that completes it)");
+            }
+
+            asyncWriter[w] = tid + 1;
+        }
+    }
+
+    /// <summary>The issuing thread's cp.async.wait_group completed the copy: its bytes land now, as that thread's write.</summary>
+    public void CopyCompleted(int pc, int tid, int warpSync, uint offset, int bytes)
+    {
+        if (Checks)
+        {
+            ClearCopy(tid, offset, bytes);
+            Shared(pc, tid, warpSync, offset, bytes, write: true, atomic: false);
+        }
+    }
+
+    /// <summary>Forgets a copy that never completed (its thread exited without waiting).</summary>
+    public void ClearCopy(int tid, uint offset, int bytes)
+    {
+        if (asyncWriter is null)
+        {
+            return;
+        }
+
+        for (int w = (int)(offset >> 2); w <= (int)((offset + (uint)bytes - 1) >> 2); w++)
+        {
+            if (asyncWriter[w] == tid + 1)
+            {
+                asyncWriter[w] = 0;
+            }
+        }
+    }
+
+    /// <summary>A wgmma of thread <paramref name="tid"/>'s warp reads the shared word at <paramref name="offset"/> (async proxy).</summary>
+    public void WgmmaRead(int pc, int tid, int warpSync, uint offset)
+    {
+        if (asyncWriter is null)
+        {
+            return;
+        }
+
+        int w = (int)(offset >> 2);
+        if (asyncWriter[w] != 0)
+        {
+            Report(SanitizerRule.AsyncHazard, pc, tid, KernelDecoderWindows.Shared + offset,
+                $"wgmma reads shared offset {w * 4} while thread {ThreadText(asyncWriter[w] - 1)}'s cp.async into it is in flight (before its cp.async.wait_group)");
+        }
+
+        int writerTid = writer[w] - 1;
+        if (writerTid >= 0 && writerEpoch[w] >= ctaFirstEpoch && writerTid < threadFenceGeneration!.Length
+            && writerFence![w] == threadFenceGeneration[writerTid])
+        {
+            Report(SanitizerRule.MissingProxyFence, pc, tid, KernelDecoderWindows.Shared + offset,
+                $"wgmma (async proxy) reads shared offset {w * 4}, which thread {ThreadText(writerTid)} wrote through the generic proxy with no fence.proxy.async after the write");
+        }
+
+        Shared(pc, tid, warpSync, offset, 4, write: false, atomic: false);
+        asyncReaders![w]++;
+    }
+
+    /// <summary>The wgmma group that read the shared word at <paramref name="word"/> (index) completed.</summary>
+    public void WgmmaReleased(int word)
+    {
+        if (asyncReaders is not null)
+        {
+            asyncReaders[word]--;
+        }
+    }
+
+    /// <summary><c>fence.proxy.async</c> by <paramref name="tid"/>: its earlier generic-proxy writes are visible to the async proxy.</summary>
+    public void ProxyFence(int tid)
+    {
+        if (threadFenceGeneration is not null)
+        {
+            threadFenceGeneration[tid] = ++fenceCounter;
+        }
+    }
+
+    /// <summary>A register a wgmma in flight writes was used before its wgmma.wait_group.</summary>
+    public void AsyncRegister(int pc, int tid, int register, string what)
+        => Report(SanitizerRule.AsyncHazard, pc, tid, 0, $"{what} register {register} is an accumulator of a wgmma.mma_async still in flight (use it only after wgmma.wait_group)");
 
     public void BarrierReleased() => BarrierEpoch = shadow.NextEpoch();
 
@@ -118,6 +249,11 @@ internal sealed class LaunchSanitizer
 
         for (int w = first; w <= last; w++)
         {
+            if (asyncWriter is not null)
+            {
+                AsyncChecks(pc, tid, w, write);
+            }
+
             if (writerEpoch[w] == epoch && writer[w] != me && !Ordered(writer[w] - 1, writerSync[w], warp, warpSync))
             {
                 Report(SanitizerRule.SharedRace, pc, tid, KernelDecoderWindows.Shared + ((uint)w * 4),
@@ -160,6 +296,27 @@ internal sealed class LaunchSanitizer
 
                 readerSync[w] = Math.Max(readerSync[w], warpSync);
             }
+        }
+    }
+
+    /// <summary>An ordinary access of word <paramref name="w"/> against the asynchronous operations in flight on it.</summary>
+    private void AsyncChecks(int pc, int tid, int w, bool write)
+    {
+        if (asyncWriter![w] != 0)
+        {
+            Report(SanitizerRule.AsyncHazard, pc, tid, KernelDecoderWindows.Shared + ((uint)w * 4),
+                $"{(write ? "write to" : "read of")} shared offset {w * 4} while thread {ThreadText(asyncWriter[w] - 1)}'s cp.async into it is in flight (before its cp.async.wait_group)");
+        }
+
+        if (write)
+        {
+            if (asyncReaders![w] > 0)
+            {
+                Report(SanitizerRule.AsyncHazard, pc, tid, KernelDecoderWindows.Shared + ((uint)w * 4),
+                    $"write to shared offset {w * 4}, which an in-flight wgmma.mma_async reads (before the wgmma.wait_group that completes it)");
+            }
+
+            writerFence![w] = threadFenceGeneration![tid];
         }
     }
 

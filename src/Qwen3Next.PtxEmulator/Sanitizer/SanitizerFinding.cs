@@ -33,6 +33,16 @@ public enum SanitizerRule
 
     /// <summary><c>trap</c>, or an instruction the hardware would fault on.</summary>
     Trap,
+
+    /// <summary>Shared memory or a register in flight for an asynchronous operation accessed before its wait point:
+    /// a <c>cp.async</c> destination before the issuing thread's <c>cp.async.wait_group</c>, shared memory a
+    /// <c>wgmma.mma_async</c> reads written before the <c>wgmma.wait_group</c> that completes it, a wgmma accumulator
+    /// register used before that wait, or a wgmma without a <c>wgmma.fence</c> since the last commit.</summary>
+    AsyncHazard,
+
+    /// <summary>Shared memory written through the generic proxy (<c>st.shared</c>, a completed <c>cp.async</c>) read by
+    /// <c>wgmma</c> (the async proxy) without the writer's <c>fence.proxy.async</c> between the write and the read.</summary>
+    MissingProxyFence,
 }
 
 /// <summary>

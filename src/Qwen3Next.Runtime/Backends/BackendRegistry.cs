@@ -12,13 +12,18 @@ public static class BackendRegistry
     public static IReadOnlyList<string> Names { get; } = ["reference", "ilgpu", "ilgpu-cpu", "ilgpu-emu", "ptx", "ptx-emu"];
 
     /// <summary>Creates <paramref name="name"/>; the emulated backends run under <paramref name="emulator"/> (default:
-    /// sanitizer on, counters off).</summary>
-    public static IKernelBackend Create(string name, EmulatorOptions? emulator) => name switch
+    /// sanitizer on, counters off). <paramref name="precision"/> null is the backend's default
+    /// (<see cref="PrecisionModes.DefaultFor"/>); a mode the backend lacks is an <see cref="ArgumentException"/>.</summary>
+    public static IKernelBackend Create(string name, EmulatorOptions? emulator, Precision? precision = null)
     {
-        "ptx-emu" => PtxBackend.CreateEmulated(emulator),
-        "ilgpu-emu" => IlgpuBackend.CreateEmulated(emulator),
-        _ => Create(name),
-    };
+        var mode = CheckPrecision(name, precision);
+        return name switch
+        {
+            "ptx-emu" => PtxBackend.CreateEmulated(emulator, mode),
+            "ilgpu-emu" => IlgpuBackend.CreateEmulated(emulator),
+            _ => Create(name, mode),
+        };
+    }
 
     /// <summary>The emulator under an emulated backend, or null.</summary>
     public static EmulatedGpu? EmulatorOf(IKernelBackend backend) => backend switch
@@ -28,14 +33,38 @@ public static class BackendRegistry
         _ => null,
     };
 
-    public static IKernelBackend Create(string name) => name switch
+    public static IKernelBackend Create(string name) => Create(name, (Precision?)null);
+
+    public static IKernelBackend Create(string name, Precision? precision)
     {
-        "reference" => new ReferenceBackend(),
-        "ilgpu" => IlgpuBackend.Create(DeviceKind.Auto),
-        "ilgpu-cpu" => IlgpuBackend.Create(DeviceKind.Cpu),
-        "ilgpu-emu" => IlgpuBackend.CreateEmulated(),
-        "ptx" => PtxBackend.Create(),
-        "ptx-emu" => PtxBackend.CreateEmulated(),
-        _ => throw new ArgumentException($"Unknown backend '{name}'. Known: {string.Join(", ", Names)}."),
-    };
+        var mode = CheckPrecision(name, precision);
+        return name switch
+        {
+            "reference" => new ReferenceBackend(),
+            "ilgpu" => IlgpuBackend.Create(DeviceKind.Auto),
+            "ilgpu-cpu" => IlgpuBackend.Create(DeviceKind.Cpu),
+            "ilgpu-emu" => IlgpuBackend.CreateEmulated(),
+            "ptx" => PtxBackend.Create(mode),
+            "ptx-emu" => PtxBackend.CreateEmulated(precision: mode),
+            _ => throw UnknownBackend(name),
+        };
+    }
+
+    private static Precision CheckPrecision(string name, Precision? precision)
+    {
+        if (!Names.Contains(name))
+        {
+            throw UnknownBackend(name);
+        }
+
+        var mode = precision ?? PrecisionModes.DefaultFor(name);
+        if (!PrecisionModes.Supports(name, mode))
+        {
+            throw new ArgumentException($"The {name} backend has no {mode.Name()} precision mode (only the ptx backends do); use --precision exact.");
+        }
+
+        return mode;
+    }
+
+    private static ArgumentException UnknownBackend(string name) => new($"Unknown backend '{name}'. Known: {string.Join(", ", Names)}.");
 }

@@ -13,6 +13,9 @@ public interface IKernelBackend : IDisposable
     /// <summary>Name used on the command line: reference, ilgpu, ptx.</summary>
     string Name { get; }
 
+    /// <summary>The arithmetic of this backend's kernels (<see cref="Backends.Precision"/>), fixed at creation.</summary>
+    Precision Precision { get; }
+
     /// <summary>One thread at a time: callers that share the backend lock <see cref="BackendAccess.Gate"/>; an overlapping
     /// call throws <see cref="InvalidOperationException"/>, any call after <see cref="IDisposable.Dispose"/> <see cref="ObjectDisposedException"/>.</summary>
     BackendAccess Access { get; }

@@ -13,8 +13,9 @@ public sealed record MeasuredLaunch(string Kernel, int[] Grid, int[] Block, doub
 /// <summary>One op workload's launches on a GPU, in launch order (medians over repetitions).</summary>
 public sealed record MeasuredOp(string Op, string Shape, IReadOnlyList<MeasuredLaunch> Launches);
 
-/// <summary>What <c>kernels profile --backend ptx</c> writes on a GPU: per-kernel device times of every op workload.</summary>
-public sealed record MeasuredProfile(string Device, string Scale, int Repetitions, IReadOnlyList<MeasuredOp> Ops)
+/// <summary>What <c>kernels profile --backend ptx</c> writes on a GPU: per-kernel device times of every op workload, in
+/// one precision mode (profiles written before the modes existed are exact).</summary>
+public sealed record MeasuredProfile(string Device, string Scale, int Repetitions, IReadOnlyList<MeasuredOp> Ops, string Precision = "exact")
 {
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
@@ -53,7 +54,7 @@ public static class KernelCalibration
             measured.Add(new MeasuredOp(name, workload.Shape, launches));
         }
 
-        return new MeasuredProfile(backend.Description, scale.ToString(), repetitions, measured);
+        return new MeasuredProfile(backend.Description, scale.ToString(), repetitions, measured, backend.Precision.Name());
     }
 
     /// <summary>Pairs <paramref name="measured"/> with the model's estimates of the same workloads on the emulated
@@ -67,7 +68,7 @@ public static class KernelCalibration
 
         model ??= new H200Model();
         var scale = Enum.Parse<BenchmarkScale>(measured.Scale);
-        using var emulated = PtxBackend.CreateEmulated(options);
+        using var emulated = PtxBackend.CreateEmulated(options, PrecisionModes.Parse(measured.Precision));
         var estimates = new List<LaunchEstimate>();
         emulated.Emulator!.Launched += launch => estimates.Add(model.Estimate(launch));
         var rows = new List<CalibrationRow>();

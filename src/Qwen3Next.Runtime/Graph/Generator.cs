@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 
 namespace Qwen3Next.Graph;
 
@@ -12,6 +13,9 @@ public sealed record GenerationResult(int[] PromptIds, int[] GeneratedIds, doubl
 }
 
 /// <summary>Prefill (optionally in chunks that continue from the cached state), then token-by-token decode.</summary>
+/// <remarks>Both entry points check <see cref="CancellationToken"/> before every forward pass and dispose their session
+/// however they end (finished, cancelled, failed, or an enumeration abandoned part-way), so an engine can stop a request
+/// at any token without leaking device memory (<see cref="Qwen3NextModel.OpenSessions"/> counts what is still held).</remarks>
 public static class Generator
 {
     /// <summary>
@@ -19,8 +23,73 @@ public static class Generator
     /// several threads may generate on one model at once (their forward passes take turns on the backend).
     /// <paramref name="onToken"/> sees each token as soon as it is chosen, before the next forward pass.
     /// </summary>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled; the session is freed.</exception>
     public static GenerationResult Generate(Qwen3NextModel model, IReadOnlyList<int> prompt, int maxNewTokens, SamplingOptions sampling,
-        IReadOnlySet<int>? stopTokens = null, int prefillChunk = 0, Action<int>? onToken = null, IForwardObserver? observer = null)
+        IReadOnlySet<int>? stopTokens = null, int prefillChunk = 0, Action<int>? onToken = null, IForwardObserver? observer = null,
+        CancellationToken cancellationToken = default)
+    {
+        Validate(model, prompt, maxNewTokens, sampling, prefillChunk);
+        cancellationToken.ThrowIfCancellationRequested();
+        var sampler = new TokenSampler(sampling);
+        using var session = model.CreateSession(prompt.Count + maxNewTokens);
+        var ids = prompt.ToArray();
+        var clock = Stopwatch.StartNew();
+        float[] logits = Prefill(model, session, ids, prefillChunk, observer, cancellationToken);
+        var generated = new List<int> { sampler.Next(logits) };
+        double prefill = clock.Elapsed.TotalSeconds;
+        onToken?.Invoke(generated[0]);
+        clock.Restart();
+        while (generated.Count < maxNewTokens && !(stopTokens?.Contains(generated[^1]) ?? false))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            logits = model.Forward(session, [generated[^1]], observer: observer);
+            generated.Add(sampler.Next(logits));
+            onToken?.Invoke(generated[^1]);
+        }
+
+        return new GenerationResult(ids, generated.ToArray(), prefill, clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>
+    /// The same generation as <see cref="Generate"/>, as an asynchronous stream: each token is yielded as soon as it is
+    /// chosen, and forward passes run on the thread pool. Stopping early (<c>break</c> out of <c>await foreach</c>, or
+    /// cancelling <paramref name="cancellationToken"/>) frees the session before the enumeration ends.
+    /// </summary>
+    public static async IAsyncEnumerable<int> StreamAsync(Qwen3NextModel model, IReadOnlyList<int> prompt, int maxNewTokens, SamplingOptions sampling,
+        IReadOnlySet<int>? stopTokens = null, int prefillChunk = 0, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        Validate(model, prompt, maxNewTokens, sampling, prefillChunk);
+        cancellationToken.ThrowIfCancellationRequested();
+        var sampler = new TokenSampler(sampling);
+        using var session = model.CreateSession(prompt.Count + maxNewTokens);
+        var ids = prompt.ToArray();
+        float[] logits = await Task.Run(() => Prefill(model, session, ids, prefillChunk, null, cancellationToken), cancellationToken).ConfigureAwait(false);
+        int token = sampler.Next(logits);
+        yield return token;
+        for (int count = 1; count < maxNewTokens && !(stopTokens?.Contains(token) ?? false); count++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            int last = token;
+            logits = await Task.Run(() => model.Forward(session, [last]), cancellationToken).ConfigureAwait(false);
+            token = sampler.Next(logits);
+            yield return token;
+        }
+    }
+
+    private static float[] Prefill(Qwen3NextModel model, InferenceSession session, int[] ids, int prefillChunk, IForwardObserver? observer, CancellationToken cancellationToken)
+    {
+        float[] logits = [];
+        int chunk = prefillChunk > 0 ? prefillChunk : ids.Length;
+        for (int start = 0; start < ids.Length; start += chunk)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            logits = model.Forward(session, ids.AsSpan(start, Math.Min(chunk, ids.Length - start)), observer: observer);
+        }
+
+        return logits;
+    }
+
+    private static void Validate(Qwen3NextModel model, IReadOnlyList<int> prompt, int maxNewTokens, SamplingOptions sampling, int prefillChunk)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(prompt);
@@ -45,29 +114,5 @@ public static class Generator
         {
             throw new ArgumentOutOfRangeException(nameof(prefillChunk), prefillChunk, $"prefill-chunk must be ≥ 0 (0 = the whole prompt at once; got {prefillChunk}).");
         }
-
-        var sampler = new TokenSampler(sampling);
-        using var session = model.CreateSession(prompt.Count + maxNewTokens);
-        var ids = prompt.ToArray();
-        var clock = Stopwatch.StartNew();
-        float[] logits = [];
-        int chunk = prefillChunk > 0 ? prefillChunk : ids.Length;
-        for (int start = 0; start < ids.Length; start += chunk)
-        {
-            logits = model.Forward(session, ids.AsSpan(start, Math.Min(chunk, ids.Length - start)), observer: observer);
-        }
-
-        var generated = new List<int> { sampler.Next(logits) };
-        double prefill = clock.Elapsed.TotalSeconds;
-        onToken?.Invoke(generated[0]);
-        clock.Restart();
-        while (generated.Count < maxNewTokens && !(stopTokens?.Contains(generated[^1]) ?? false))
-        {
-            logits = model.Forward(session, [generated[^1]], observer: observer);
-            generated.Add(sampler.Next(logits));
-            onToken?.Invoke(generated[^1]);
-        }
-
-        return new GenerationResult(ids, generated.ToArray(), prefill, clock.Elapsed.TotalSeconds);
     }
 }

@@ -55,5 +55,7 @@ public sealed class InferenceSession : IDisposable
                 layer.Dispose();
             }
         }
+
+        Model.OnSessionDisposed();
     }
 }

@@ -10,6 +10,7 @@ public sealed class Qwen3NextModel : IDisposable
     private readonly DeviceWeight finalNorm;
     private readonly DeviceWeight lmHead;
     private int disposed;
+    private int openSessions;
 
     private Qwen3NextModel(IKernelBackend backend, ModelConfig config, DeviceWeight embedding, DecoderLayer[] layers, DeviceWeight finalNorm, DeviceWeight lmHead)
     {
@@ -79,6 +80,11 @@ public sealed class Qwen3NextModel : IDisposable
 
     public bool IsDisposed => Volatile.Read(ref disposed) != 0;
 
+    /// <summary>Sessions created and not yet disposed: what an engine that stops requests part-way can watch for leaks.</summary>
+    public int OpenSessions => Volatile.Read(ref openSessions);
+
+    internal void OnSessionDisposed() => Interlocked.Decrement(ref openSessions);
+
     /// <summary>A session whose KV caches hold <paramref name="maxTokens"/> tokens (at least 1).</summary>
     public InferenceSession CreateSession(int maxTokens)
     {
@@ -108,6 +114,7 @@ public sealed class Qwen3NextModel : IDisposable
                 throw;
             }
 
+            Interlocked.Increment(ref openSessions);
             return new InferenceSession(this, states, maxTokens, Backend.Access.Gate);
         }
     }

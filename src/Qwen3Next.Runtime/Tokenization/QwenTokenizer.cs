@@ -1,101 +1,156 @@
-using System.Text;
-using System.Text.Json;
-using System.Text.RegularExpressions;
-using Microsoft.ML.Tokenizers;
 using Qwen3Next.Checkpoint;
+using NativeTokenizer = Tokenizers.DotNet.Tokenizer;
+using NativeTokenizerException = Tokenizers.DotNet.TokenizerException;
 
 namespace Qwen3Next.Tokenization;
 
 /// <summary>
-/// A Hugging Face <c>tokenizer.json</c> of the Qwen family (byte-level BPE) on Microsoft.ML.Tokenizers:
-/// NFC normalisation, the file's split regex as the pre-tokenizer, the added tokens as special tokens.
+/// A Hugging Face <c>tokenizer.json</c> of the Qwen family. Encoding runs Hugging Face's own Rust <c>tokenizers</c>
+/// (0.22.2, through Tokenizers.DotNet), so the ids are the ones HF's Python and JavaScript libraries give, special
+/// tokens, normalisation and Unicode tables included. Decoding is done here from the vocabulary, because the binding's
+/// decode always drops special tokens: <see cref="Decode"/> keeps them unless asked not to, so text round-trips.
 /// </summary>
 public sealed class QwenTokenizer
 {
     public const string FileName = "tokenizer.json";
 
-    private readonly Tokenizer tokenizer;
+    private readonly NativeTokenizer native;
+    private readonly TokenizerJson json;
+    private readonly Lock nativeGate = new();
 
-    private QwenTokenizer(Tokenizer tokenizer, IReadOnlyDictionary<string, int> specialTokens)
+    private QwenTokenizer(NativeTokenizer native, TokenizerJson json, string path, ChatTemplate? chat)
     {
-        this.tokenizer = tokenizer;
-        SpecialTokens = specialTokens;
+        this.native = native;
+        this.json = json;
+        Path = path;
+        Chat = chat;
     }
 
-    public IReadOnlyDictionary<string, int> SpecialTokens { get; }
+    /// <summary>The tokenizer.json this was loaded from.</summary>
+    public string Path { get; }
+
+    /// <summary>Special added tokens by content (<c>&lt;|im_end|&gt;</c> → 151645).</summary>
+    public IReadOnlyDictionary<string, int> SpecialTokens => json.SpecialTokens;
+
+    /// <summary>Every added token by content, special or not (Qwen3's <c>&lt;think&gt;</c> and <c>&lt;tool_call&gt;</c> are not special).</summary>
+    public IReadOnlyDictionary<string, int> AddedTokens => json.AddedTokenIds;
+
+    /// <summary>One more than the highest id: every id this tokenizer can produce is below it.</summary>
+    public int VocabularySize => json.Tokens.Length;
+
+    /// <summary>The chat template of the <c>tokenizer_config.json</c> beside the tokenizer.json, or null when there is none.</summary>
+    public ChatTemplate? Chat { get; }
 
     /// <summary>The tokenizer of a model folder, or null when it has no tokenizer.json.</summary>
     public static QwenTokenizer? TryLoadFromModel(string folder)
     {
-        string path = Path.Combine(folder, FileName);
+        string path = System.IO.Path.Combine(folder, FileName);
         return File.Exists(path) ? Load(path) : null;
     }
 
+    /// <summary>Loads a tokenizer.json, and the chat template from the tokenizer_config.json beside it when there is one.</summary>
     public static QwenTokenizer Load(string path)
     {
+        ArgumentNullException.ThrowIfNull(path);
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"{path}: no such tokenizer file.", path);
+        }
+
+        var json = TokenizerJson.Parse(path);
+        NativeTokenizer native;
         try
         {
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
-            var root = doc.RootElement;
-            var model = root.GetProperty("model");
-            string type = model.TryGetProperty("type", out var t) ? t.GetString() ?? "" : "BPE";
-            if (type != "BPE")
-            {
-                throw new CheckpointException($"model type '{type}' is not supported; only byte-level BPE (Qwen) is.", path);
-            }
+            native = new NativeTokenizer(vocabPath: path);
+        }
+        catch (NativeTokenizerException e)
+        {
+            throw new CheckpointException($"Hugging Face tokenizers cannot load it: {e.Message}", path, inner: e);
+        }
+        catch (DllNotFoundException e)
+        {
+            throw new PlatformNotSupportedException(
+                $"Hugging Face's tokenizers library (libhf_tokenizers) is not available for {System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier}; "
+                + "this runtime references Tokenizers.DotNet.runtime.linux-x64 — add the Tokenizers.DotNet.runtime package of your platform.", e);
+        }
 
-            var vocab = model.GetProperty("vocab").EnumerateObject().Select(p => new KeyValuePair<string, int>(p.Name, p.Value.GetInt32())).ToList();
-            var merges = model.GetProperty("merges").EnumerateArray()
-                .Select(m => m.ValueKind == JsonValueKind.Array ? $"{m[0].GetString()} {m[1].GetString()}" : m.GetString()!).ToList();
-            var special = new Dictionary<string, int>(StringComparer.Ordinal);
-            if (root.TryGetProperty("added_tokens", out var added))
+        string config = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!, ChatTemplate.ConfigFileName);
+        return new QwenTokenizer(native, json, path, File.Exists(config) ? ChatTemplate.Load(config, json.AddedTokenIds) : null);
+    }
+
+    /// <summary>The ids Hugging Face gives for <paramref name="text"/> (no BOS is added: Qwen's post-processor adds none).
+    /// Special tokens in the text are matched before normalisation, as HF does.</summary>
+    /// <exception cref="ArgumentException">The text holds a lone UTF-16 surrogate, which is not Unicode text.</exception>
+    public int[] Encode(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        if (text.Length == 0)
+        {
+            return [];
+        }
+
+        for (int i = 0; i < text.Length; i++)
+        {
+            if (char.IsSurrogate(text[i]))
             {
-                foreach (var token in added.EnumerateArray())
+                if (char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
                 {
-                    special[token.GetProperty("content").GetString()!] = token.GetProperty("id").GetInt32();
+                    i++;
+                    continue;
+                }
+
+                throw new ArgumentException($"The text holds a lone surrogate U+{(int)text[i]:X4} at index {i}; only valid Unicode text can be tokenized.", nameof(text));
+            }
+        }
+
+        uint[] ids;
+        lock (nativeGate)
+        {
+            try
+            {
+                ids = native.Encode(text);
+            }
+            catch (NativeTokenizerException e)
+            {
+                throw new ArgumentException($"Hugging Face tokenizers could not encode the text: {e.Message}", nameof(text), e);
+            }
+        }
+
+        return Array.ConvertAll(ids, id => (int)id);
+    }
+
+    /// <summary>The text of <paramref name="ids"/>: vocabulary tokens through the byte-level alphabet, added tokens as
+    /// their content (special ones left out when <paramref name="skipSpecialTokens"/>). A token that ends inside a
+    /// multi-byte character decodes to U+FFFD until the tokens that complete it are decoded with it.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">An id is not in the vocabulary.</exception>
+    public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = false)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        var text = new System.Text.StringBuilder();
+        var bytes = new List<byte>();
+        foreach (int id in ids)
+        {
+            string token = (uint)id < (uint)json.Tokens.Length && json.Tokens[id] is { } t
+                ? t
+                : throw new ArgumentOutOfRangeException(nameof(ids), id, $"Token id {id} is not in the vocabulary [0, {json.Tokens.Length}).");
+            if (json.AddedTokens.TryGetValue(id, out bool special))
+            {
+                text.Append(ByteLevelDecoder.Utf8(bytes));
+                bytes.Clear();
+                if (!(special && skipSpecialTokens))
+                {
+                    text.Append(token);
                 }
             }
-
-            var options = new BpeOptions(vocab)
+            else if (!ByteLevelDecoder.TryAppendBytes(token, bytes))
             {
-                Merges = merges,
-                SpecialTokens = special,
-                ByteLevel = true,
-                PreTokenizer = new RegexPreTokenizer(new Regex(SplitPattern(root, path), RegexOptions.Compiled), special),
-                Normalizer = new NfcNormalizer(),
-            };
-            return new QwenTokenizer(BpeTokenizer.Create(options), special);
-        }
-        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or ArgumentException)
-        {
-            throw new CheckpointException($"not a usable tokenizer.json: {e.Message}", path, inner: e);
-        }
-    }
-
-    public IReadOnlyList<int> Encode(string text) => tokenizer.EncodeToIds(text);
-
-    public string Decode(IEnumerable<int> ids) => tokenizer.Decode(ids);
-
-    /// <summary>The Split pre-tokenizer's regex (HF's <c>\p{L}</c>-style classes are valid .NET regex as they are).</summary>
-    private static string SplitPattern(JsonElement root, string path)
-    {
-        var pre = root.GetProperty("pre_tokenizer");
-        var candidates = pre.TryGetProperty("pretokenizers", out var list) ? list.EnumerateArray().ToList() : [pre];
-        foreach (var step in candidates)
-        {
-            if (step.GetProperty("type").GetString() == "Split" && step.GetProperty("pattern").TryGetProperty("Regex", out var regex))
-            {
-                return regex.GetString()!;
+                throw new InvalidOperationException($"{Path}: vocabulary token {id} ('{token}') has a character outside the byte-level alphabet.");
             }
         }
 
-        throw new CheckpointException("pre_tokenizer has no Split regex.", path);
+        return text.Append(ByteLevelDecoder.Utf8(bytes)).ToString();
     }
 
-    private sealed class NfcNormalizer : Normalizer
-    {
-        public override string Normalize(string original) => original.Normalize(NormalizationForm.FormC);
-
-        public override string Normalize(ReadOnlySpan<char> original) => original.ToString().Normalize(NormalizationForm.FormC);
-    }
+    /// <summary>Whether <paramref name="id"/> is a special added token (<c>&lt;|im_end|&gt;</c>, <c>&lt;think&gt;</c>, …).</summary>
+    public bool IsSpecial(int id) => json.AddedTokens.TryGetValue(id, out bool special) && special;
 }

@@ -33,6 +33,9 @@ public sealed class CliErrorContractTests
         yield return Case("bench --iterations 0", "--iterations must be at least 1", "bench", "--iterations", "0");
         yield return Case("bench --ops with unknown names, before measuring anything", "unknown workload 'a'", "bench", "--ops", "a,b");
         yield return Case("profile --sample-ctas -5", "--sample-ctas must be ≥ 0", "profile", "--sample-ctas", "-5");
+        yield return Case("run --precision bogus", "--precision must be one of exact, fast", "run", "--precision", "bogus");
+        yield return Case("verify --precision fast on a backend without a fast mode", "has no fast precision mode", "verify", GoldenData.TinyModel,
+            "--backend", "reference", "--precision", "fast");
         yield return Case("run on a model folder that does not exist", "config.json", "run", "--model", "/nonexistent/model");
     }
 

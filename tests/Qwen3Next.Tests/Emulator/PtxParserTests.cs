@@ -117,4 +117,43 @@ public sealed class PtxParserTests
         Assert.That(entry.Body.OfType<PtxLabel>().Single().Name, Is.EqualTo("$L__BB0_2"));
         Assert.That(instructions.Last().Line, Is.EqualTo(29));
     }
+
+    /// <summary>Inline asm declares registers inside { } blocks (<c>.reg .pred p;</c> in each wgmma block, names
+    /// without %): a block's register shadows an outer one of the same name only inside the block.</summary>
+    [Test]
+    public void RegistersDeclaredInABlockShadowOuterOnesOnlyThere()
+    {
+        const string ptx = """
+            .version 8.4
+            .target sm_90a
+            .address_size 64
+            .visible .entry scoped(.param .u64 out)
+            {
+                .reg .b32 x, %r<2>;
+                .reg .b64 %rd0;
+                ld.param.u64 %rd0, [out];
+                mov.u32 x, 7;
+                {
+                .reg .b32 x;
+                .reg .pred p;
+                mov.u32 x, 1;
+                setp.eq.u32 p, x, 1;
+                selp.u32 %r0, 100, 200, p;
+                }
+                {
+                .reg .pred p;
+                setp.eq.u32 p, x, 1;
+                selp.u32 %r1, 100, 200, p;
+                }
+                st.global.u32 [%rd0], x;
+                st.global.u32 [%rd0+4], %r0;
+                st.global.u32 [%rd0+8], %r1;
+                ret;
+            }
+            """;
+        using var gpu = new EmulatedGpu();
+        var output = gpu.Memory.Allocate(12, "out");
+        PtxTestKernels.Launch(gpu, ptx, new PtxEmulator.Execution.LaunchGeometry(1, 1), output);
+        Assert.That(PtxTestKernels.Download<uint>(gpu, output, 3), Is.EqualTo(new[] { 7u, 100u, 200u }));
+    }
 }

@@ -14,11 +14,15 @@ public sealed class PtxCatalogTests
     private static IEnumerable<string> LauncherKernels =>
         PtxBasicOps.KernelNames.Concat(PtxGatedDeltaOps.KernelNames).Concat(PtxGatedAttentionOps.KernelNames).Concat(PtxMoeOps.KernelNames);
 
-    /// <summary>Kernel names of the ABI tables: rows that start with <c>| `name` |</c>.</summary>
-    private static List<string> ReadmeKernels()
+    /// <summary>The fast precision's sm_90a kernels (embedded only when CUDA 12.4 was found at build time).</summary>
+    private static IEnumerable<string> Sm90aKernels => PtxBasicOps.Sm90aKernelNames.Concat(PtxMoeOps.Sm90aKernelNames);
+
+    /// <summary>Kernel names of the ABI tables: rows that start with <c>| `name` |</c> (sm_90) or <c>| `name` (sm_90a) |</c>.</summary>
+    private static List<string> ReadmeKernels(bool sm90a = false)
     {
         var path = Path.Combine(TestContext.CurrentContext.TestDirectory, "data", "kernels", "README.md");
-        return File.ReadLines(path).Select(l => Regex.Match(l, @"^\| `([a-z0-9_]+)` \|")).Where(m => m.Success).Select(m => m.Groups[1].Value).ToList();
+        string pattern = sm90a ? @"^\| `([a-z0-9_]+)` \(sm_90a\) \|" : @"^\| `([a-z0-9_]+)` \|";
+        return File.ReadLines(path).Select(l => Regex.Match(l, pattern)).Where(m => m.Success).Select(m => m.Groups[1].Value).ToList();
     }
 
     private static PtxCatalog EmbeddedOrIgnore()
@@ -56,8 +60,23 @@ public sealed class PtxCatalogTests
     public void LaunchersCoverExactlyTheReadmeKernels()
     {
         var readme = ReadmeKernels();
-        Assert.That(readme, Has.Count.EqualTo(32), "kernel rows in kernels/README.md");
+        Assert.That(readme, Has.Count.EqualTo(34), "sm_90 kernel rows in kernels/README.md");
         Assert.That(LauncherKernels.Order(), Is.EqualTo(readme.Order()));
+        Assert.That(Sm90aKernels.Order(), Is.EqualTo(ReadmeKernels(sm90a: true).Order()), "sm_90a kernel rows");
+    }
+
+    [Test]
+    public void TheSm90aKernelsAreEmbeddedTogetherOrNotAtAll()
+    {
+        var catalog = EmbeddedOrIgnore();
+        var present = Sm90aKernels.Where(catalog.Contains).ToList();
+        if (present.Count == 0)
+        {
+            Assert.Ignore("No sm_90a kernels are embedded: CUDA 12.4 was not found at build time (tools/cuda12-toolchain.sh).");
+        }
+
+        Assert.That(present, Is.EquivalentTo(Sm90aKernels), "a build has all of the fast precision's sm_90a kernels or none");
+        Assert.That(catalog.ReadText(catalog.ModuleOf(PtxBasicOps.MatMulWgmma)), Does.Contain(".target sm_90a"));
     }
 
     [Test]

@@ -1,4 +1,5 @@
 using NUnit.Framework;
+using Qwen3Next.Backends;
 using Qwen3Next.Backends.Ptx;
 using Qwen3Next.Checkpoint;
 using Qwen3Next.Conformance;
@@ -58,7 +59,7 @@ public sealed class PtxModelStreamingTests
             Assert.Ignore(e.Message);
         }
 
-        EvictingRun(PtxBackend.Create, PtxBackend.Create);
+        EvictingRun(() => PtxBackend.Create(Precision.Exact), () => PtxBackend.Create(Precision.Exact));
     }
 
     private static void EvictingRun(Func<PtxBackend> createResident, Func<PtxBackend> createStreamed)

@@ -50,6 +50,9 @@ public sealed class IlgpuBackend : IKernelBackend, ILayerStaging, IForwardCapaci
 
     public string Name => emulated is null ? "ilgpu" : "ilgpu-emu";
 
+    /// <summary>ILGPU has no tensor-core path, so no fast mode: its kernels are always fp32.</summary>
+    public Precision Precision => Precision.Exact;
+
     /// <summary>Loads the op families' kernels: through ILGPU, or onto the PTX emulator.</summary>
     public IlgpuKernelLoader Kernels { get; }
 

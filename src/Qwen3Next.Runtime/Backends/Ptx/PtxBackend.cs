@@ -27,16 +27,17 @@ public sealed class PtxBackend : IKernelBackend, IForwardCapacity
     private bool disposed;
 
     /// <summary>Binds to an existing device; throws <see cref="NotSupportedException"/> unless it is a CUDA device and PTX is embedded.</summary>
-    public PtxBackend(ComputeDevice device, bool ownsDevice = false)
-        : this(CudaDriverOf(device, ownsDevice), PtxCatalog.Embedded)
+    public PtxBackend(ComputeDevice device, bool ownsDevice = false, Precision precision = Precision.Fast)
+        : this(CudaDriverOf(device, ownsDevice), PtxCatalog.Embedded, precision)
     {
     }
 
     /// <summary>Runs the embedded kernels of <paramref name="catalog"/> through <paramref name="driver"/> (disposed with
     /// the backend when <paramref name="ownsDriver"/>, also when this constructor fails).</summary>
-    internal PtxBackend(ICudaDriver driver, PtxCatalog catalog, bool ownsDriver = true)
+    internal PtxBackend(ICudaDriver driver, PtxCatalog catalog, Precision precision, bool ownsDriver = true)
     {
         Driver = driver;
+        Precision = precision;
         this.ownsDriver = ownsDriver;
         try
         {
@@ -63,8 +64,9 @@ public sealed class PtxBackend : IKernelBackend, IForwardCapacity
         Moe = new PtxMoeOps(this);
     }
 
-    /// <summary>The first CUDA device; <see cref="NotSupportedException"/> with <see cref="NoDeviceMessage"/> when there is none.</summary>
-    public static PtxBackend Create()
+    /// <summary>The first CUDA device; <see cref="NotSupportedException"/> with <see cref="NoDeviceMessage"/> when there is none.
+    /// Fast precision unless asked otherwise (<see cref="PrecisionModes.DefaultFor"/>).</summary>
+    public static PtxBackend Create(Precision precision = Precision.Fast)
     {
         ComputeDevice device;
         try
@@ -76,7 +78,7 @@ public sealed class PtxBackend : IKernelBackend, IForwardCapacity
             throw new NotSupportedException(NoDeviceMessage, e);
         }
 
-        return new PtxBackend(device, ownsDevice: true);
+        return new PtxBackend(device, ownsDevice: true, precision);
     }
 
     /// <summary>
@@ -84,14 +86,14 @@ public sealed class PtxBackend : IKernelBackend, IForwardCapacity
     /// kernel's PTX signature, its launch configuration and its pointers against live allocations, without running
     /// it: the launch layer's ABI checked without a GPU (<see cref="SignatureCheckDriver"/>). Outputs are not computed.
     /// </summary>
-    public static PtxBackend CreateSignatureCheck() => new(new SignatureCheckDriver(), PtxCatalog.Embedded);
+    public static PtxBackend CreateSignatureCheck(Precision precision = Precision.Exact) => new(new SignatureCheckDriver(), PtxCatalog.Embedded, precision);
 
     /// <summary>
     /// The ptx backend on the PTX emulator (<see cref="EmulatedCudaDriver"/>): the same launchers and driver calls as on
     /// a GPU, each kernel's shipped PTX executed on the CPU under <paramref name="options"/> (sanitizer on by default).
     /// </summary>
-    public static PtxBackend CreateEmulated(EmulatorOptions? options = null)
-        => new(new EmulatedCudaDriver(new EmulatedGpu(options)), PtxCatalog.Embedded) { name = "ptx-emu" };
+    public static PtxBackend CreateEmulated(EmulatorOptions? options = null, Precision precision = Precision.Exact)
+        => new(new EmulatedCudaDriver(new EmulatedGpu(options)), PtxCatalog.Embedded, precision) { name = "ptx-emu" };
 
     /// <summary>The emulator under this backend, or null on a GPU or in signature-check mode.</summary>
     public EmulatedGpu? Emulator => (Driver as EmulatedCudaDriver)?.Gpu;
@@ -112,6 +114,11 @@ public sealed class PtxBackend : IKernelBackend, IForwardCapacity
 
     public BackendAccess Access { get; } = new("ptx");
 
+    /// <summary>Exact: the fp32 kernels (3-term split GEMMs). Fast: bf16 operands on the tensor cores with fp32
+    /// accumulation where a fast kernel exists (prefill GEMMs, grouped expert GEMMs; the launchers of the other
+    /// families read this too), the exact kernels elsewhere.</summary>
+    public Precision Precision { get; }
+
     /// <summary>The device this backend runs on, in words.</summary>
     public string Description => Driver.Description;
 
@@ -127,6 +134,16 @@ public sealed class PtxBackend : IKernelBackend, IForwardCapacity
     internal StreamHandle CopyStream { get; }
 
     internal PtxKernelSet Kernels => kernels;
+
+    /// <summary>The sm_90a (wgmma) kernels of the fast precision are embedded: this build found CUDA 12.4
+    /// (<c>tools/cuda12-toolchain.sh</c>). Without them fast precision runs the exact kernels.</summary>
+    public bool HasSm90aKernels => kernels.Catalog.Contains(PtxBasicOps.MatMulWgmma) && kernels.Catalog.Contains(PtxMoeOps.GateUpWgmma)
+        && kernels.Catalog.Contains(PtxMoeOps.DownWgmma);
+
+    /// <summary>The precision in words, saying when fast precision has no tensor-core kernels to run.</summary>
+    public string PrecisionDescription => Precision == Precision.Fast && !HasSm90aKernels
+        ? "fast requested, but this build has no sm_90a kernels (CUDA 12.4 missing at build time): the exact kernels run"
+        : Precision.Name();
 
     /// <summary>The embedded kernels' parameter lists; every launch is checked against them.</summary>
     public PtxSignatures Signatures { get; }

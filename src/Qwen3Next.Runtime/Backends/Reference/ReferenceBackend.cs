@@ -11,6 +11,9 @@ public sealed class ReferenceBackend : IKernelBackend, IBasicOps, IGatedDeltaOps
 {
     public string Name => "reference";
 
+    /// <summary>The reference is the fp32 specification; it has no fast mode.</summary>
+    public Precision Precision => Precision.Exact;
+
     public BackendAccess Access { get; } = new("reference");
 
     public IBasicOps Basic => this;

@@ -27,13 +27,13 @@ internal static class GatedAttentionCase
         using (var y = b.Allocate((long)t * hidden))
         {
             mixer.Forward(b, x, t, cache, y);
-            yield return CheckResult.Compare(f.Case, "output (prefill)", CaseSteps.Download(b, y), f.F32("output"), GoldenTolerances.Attention);
+            yield return CheckResult.Compare(f.Case, "output (prefill)", CaseSteps.Download(b, y), f.F32("output"), GoldenTolerances.Attention.For(b));
         }
 
         var decodeOut = CaseSteps.Decode(b, f.F32("decode_hidden_states"), n, hidden, (x, y) => mixer.Forward(b, x, 1, cache, y));
 
-        yield return CheckResult.Compare(f.Case, $"decode_output ({n} steps)", decodeOut, f.F32("decode_output"), GoldenTolerances.Attention);
-        yield return CheckResult.Compare(f.Case, "key_cache", CaseSteps.Download(b, cache.Keys), f.F32("key_cache"), GoldenTolerances.Attention);
-        yield return CheckResult.Compare(f.Case, "value_cache", CaseSteps.Download(b, cache.Values), f.F32("value_cache"), GoldenTolerances.Attention);
+        yield return CheckResult.Compare(f.Case, $"decode_output ({n} steps)", decodeOut, f.F32("decode_output"), GoldenTolerances.Attention.For(b));
+        yield return CheckResult.Compare(f.Case, "key_cache", CaseSteps.Download(b, cache.Keys), f.F32("key_cache"), GoldenTolerances.Attention.For(b));
+        yield return CheckResult.Compare(f.Case, "value_cache", CaseSteps.Download(b, cache.Values), f.F32("value_cache"), GoldenTolerances.Attention.For(b));
     }
 }

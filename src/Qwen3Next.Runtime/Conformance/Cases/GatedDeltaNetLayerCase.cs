@@ -18,19 +18,19 @@ internal static class GatedDeltaNetLayerCase
         using (var y = b.Allocate((long)t * hidden))
         {
             mixer.Forward(b, x, t, state, y);
-            yield return CheckResult.Compare(f.Case, "output (prefill)", CaseSteps.Download(b, y), f.F32("output"), GoldenTolerances.LayerOutput);
+            yield return CheckResult.Compare(f.Case, "output (prefill)", CaseSteps.Download(b, y), f.F32("output"), GoldenTolerances.LayerOutput.For(b));
         }
 
         if (f.Has("conv_state_after_prefill"))
         {
-            yield return CheckResult.Compare(f.Case, "conv_state_after_prefill", CaseSteps.Download(b, state.Conv), f.F32("conv_state_after_prefill"), GoldenTolerances.LayerState);
-            yield return CheckResult.Compare(f.Case, "recurrent_state_after_prefill", CaseSteps.Download(b, state.Recurrent), f.F32("recurrent_state_after_prefill"), GoldenTolerances.LayerState);
+            yield return CheckResult.Compare(f.Case, "conv_state_after_prefill", CaseSteps.Download(b, state.Conv), f.F32("conv_state_after_prefill"), GoldenTolerances.LayerState.For(b));
+            yield return CheckResult.Compare(f.Case, "recurrent_state_after_prefill", CaseSteps.Download(b, state.Recurrent), f.F32("recurrent_state_after_prefill"), GoldenTolerances.LayerState.For(b));
         }
 
         var decodeOut = CaseSteps.Decode(b, f.F32("decode_hidden_states"), n, hidden, (x, y) => mixer.Forward(b, x, 1, state, y));
 
-        yield return CheckResult.Compare(f.Case, $"decode_output ({n} steps)", decodeOut, f.F32("decode_output"), GoldenTolerances.LayerOutput);
-        yield return CheckResult.Compare(f.Case, "conv_state_final", CaseSteps.Download(b, state.Conv), f.F32("conv_state_final"), GoldenTolerances.LayerState);
-        yield return CheckResult.Compare(f.Case, "recurrent_state_final", CaseSteps.Download(b, state.Recurrent), f.F32("recurrent_state_final"), GoldenTolerances.LayerState);
+        yield return CheckResult.Compare(f.Case, $"decode_output ({n} steps)", decodeOut, f.F32("decode_output"), GoldenTolerances.LayerOutput.For(b));
+        yield return CheckResult.Compare(f.Case, "conv_state_final", CaseSteps.Download(b, state.Conv), f.F32("conv_state_final"), GoldenTolerances.LayerState.For(b));
+        yield return CheckResult.Compare(f.Case, "recurrent_state_final", CaseSteps.Download(b, state.Recurrent), f.F32("recurrent_state_final"), GoldenTolerances.LayerState.For(b));
     }
 }

@@ -29,10 +29,10 @@ internal static class GatedDeltaRuleCase
             using var o = b.Allocate(f[oName].ElementCount);
             b.GatedDelta.Rule(shape, q, k, v, g, beta, state, o, l2, scale, mode);
             string tag = mode == GatedDeltaMode.Chunked ? "chunked" : "recurrent";
-            yield return CheckResult.Compare(f.Case, $"{oName} ({tag})", CaseSteps.Download(b, o), f.F32(oName), GoldenTolerances.RuleOutput);
+            yield return CheckResult.Compare(f.Case, $"{oName} ({tag})", CaseSteps.Download(b, o), f.F32(oName), GoldenTolerances.RuleOutput.For(b));
             if (f.Has(stateName))
             {
-                yield return CheckResult.Compare(f.Case, $"{stateName} ({tag})", CaseSteps.Download(b, state), f.F32(stateName), GoldenTolerances.RuleState);
+                yield return CheckResult.Compare(f.Case, $"{stateName} ({tag})", CaseSteps.Download(b, state), f.F32(stateName), GoldenTolerances.RuleState.For(b));
             }
         }
     }

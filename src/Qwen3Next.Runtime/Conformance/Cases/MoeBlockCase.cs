@@ -17,7 +17,7 @@ internal static class MoeBlockCase
         var routing = new MoeRouting(t, shape);
         block.Forward(b, x, t, y, routing);
 
-        yield return CheckResult.Compare(f.Case, "router_logits", routing.Logits, f.F32("router_logits"), GoldenTolerances.Moe);
+        yield return CheckResult.Compare(f.Case, "router_logits", routing.Logits, f.F32("router_logits"), GoldenTolerances.Moe.For(b));
         var expectedSelected = f.I64("selected_experts");
         var selected = routing.Selected.Select(e => (long)e).ToArray();
         yield return CheckResult.Sets(f.Case, "selected_experts", selected, expectedSelected, k);
@@ -34,7 +34,7 @@ internal static class MoeBlockCase
             }
         }
 
-        yield return CheckResult.Compare(f.Case, "routing_weights", aligned, expectedWeights, GoldenTolerances.Moe);
-        yield return CheckResult.Compare(f.Case, "output", CaseSteps.Download(b, y), f.F32("output"), GoldenTolerances.Moe);
+        yield return CheckResult.Compare(f.Case, "routing_weights", aligned, expectedWeights, GoldenTolerances.Moe.For(b));
+        yield return CheckResult.Compare(f.Case, "output", CaseSteps.Download(b, y), f.F32("output"), GoldenTolerances.Moe.For(b));
     }
 }

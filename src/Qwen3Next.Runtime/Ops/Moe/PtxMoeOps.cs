@@ -2,6 +2,7 @@ using Qwen3Next.Backends;
 using Qwen3Next.Backends.Ptx;
 using Qwen3Next.Cuda;
 using Qwen3Next.Streaming;
+using Qwen3Next.Ops.Basic;
 using static Qwen3Next.Backends.Ptx.LaunchChecks;
 
 namespace Qwen3Next.Ops.Moe;
@@ -12,7 +13,9 @@ namespace Qwen3Next.Ops.Moe;
 /// grouped mma GEMMs over 64-row tiles (launched for the upper bound E + ceil(P/64) tiles, so the host never waits
 /// for the tile count), the shared expert on the basic kernels, and unpermute sums everything into y. Streamed experts
 /// (<see cref="PtxStreamedExperts"/>) are looked up and copied by device kernels, so the host synchronises only when
-/// <see cref="MoeRouting"/> is requested.
+/// <see cref="MoeRouting"/> is requested. In fast precision (sm_90a kernels embedded, H and I multiples of 8) the
+/// prefill casts x to bf16 once and runs the persistent wgmma grouped GEMMs over 128-row tiles (gate/up writes h in
+/// bf16 for down); the shared expert uses the same bf16 x and the fast dense GEMM.
 /// </summary>
 public sealed partial class PtxMoeOps(PtxBackend backend) : IMoeOps
 {
@@ -23,6 +26,16 @@ public sealed partial class PtxMoeOps(PtxBackend backend) : IMoeOps
     public const string GateUpGemv = "moe_expert_gate_up_gemv";
     public const string DownGemv = "moe_expert_down_gemv";
     public const string Unpermute = "moe_unpermute";
+    public const string GateUpWgmma = "moe_expert_gate_up_wgmma";
+    public const string DownWgmma = "moe_expert_down_wgmma";
+
+    /// <summary>Rows per tile of the exact grouped GEMMs and of the fast (wgmma) ones.</summary>
+    public const int ExactTileRows = 64;
+    public const int FastTileRows = 128;
+
+    /// <summary>Blocks of the persistent expert GEMMs: one per H200 SM (each needs ~195 KiB of shared memory, so one
+    /// fits an SM); on a smaller GPU they queue, on a larger one SMs idle — the loop inside is correct for any count.</summary>
+    public const int PersistentBlocks = 132;
 
     public const int MaxTopK = 32;
 
@@ -36,6 +49,9 @@ public sealed partial class PtxMoeOps(PtxBackend backend) : IMoeOps
     /// the shared expert on the basic kernels, unpermute: nine launches) instead of the three fused kernels; kept
     /// selectable to compare the two. Streamed experts always take the fused path.</summary>
     public bool UnfusedDecode { get; set; }
+
+    /// <summary>Kernels built from <c>*_sm90a.cu</c> with CUDA 12.4: embedded only when that toolchain was found.</summary>
+    public static IReadOnlyList<string> Sm90aKernelNames { get; } = [GateUpWgmma, DownWgmma];
 
     private readonly KernelArguments args = new();
 
@@ -51,7 +67,7 @@ public sealed partial class PtxMoeOps(PtxBackend backend) : IMoeOps
         return config;
     }
 
-    public static int MaxTiles(int experts, long pairs) => experts + CeilDiv(pairs, 64);
+    public static int MaxTiles(int experts, long pairs, int tileRows = ExactTileRows) => experts + CeilDiv(pairs, tileRows);
 
     internal static LaunchConfig PermuteConfig(int tokens, int experts, int topK)
     {
@@ -66,6 +82,14 @@ public sealed partial class PtxMoeOps(PtxBackend backend) : IMoeOps
     {
         Positive(kernel, "H", hidden);
         Positive(kernel, "I", intermediate);
+        if (kernel is GateUpWgmma or DownWgmma)
+        {
+            Require(hidden % 8 == 0 && intermediate % 8 == 0, kernel, $"H = {hidden} and I = {intermediate} must be multiples of 8 (16-byte rows)");
+            long items = (long)MaxTiles(experts, (long)tokens * topK, FastTileRows) * (kernel == GateUpWgmma ? CeilDiv(intermediate, 128) : CeilDiv(hidden, 256));
+            AtMost(kernel, "work items", items, int.MaxValue);
+            return new LaunchConfig((int)Math.Min(items, PersistentBlocks), 256, PtxBasicOps.WgmmaSharedBytes);
+        }
+
         int tiles = MaxTiles(experts, (long)tokens * topK);
         AtMost(kernel, "max_tiles = E + ceil(T·k/64)", tiles, 65535);
         return kernel == GateUpMma
@@ -183,11 +207,13 @@ public sealed partial class PtxMoeOps(PtxBackend backend) : IMoeOps
     {
         var (e, k, h, i, si) = (shape.Experts, shape.TopK, shape.Hidden, shape.ExpertIntermediate, shape.SharedIntermediate);
         bool gemv = t <= GemvMaxTokens;
+        bool fast = !gemv && backend.PtxBasic.TensorCores && h % 8 == 0 && i % 8 == 0 && si % 8 == 0;
         long p = (long)t * k;
         var routerConfig = RouterTopKConfig(t, e, k, shape.NormalizeTopK);
+        var (gateUpKernel, downKernel) = gemv ? (GateUpGemv, DownGemv) : fast ? (GateUpWgmma, DownWgmma) : (GateUpMma, DownMma);
         var (gateUpConfig, downConfig) = gemv
             ? (GemvConfig(GateUpGemv, t, k, h, i), GemvConfig(DownGemv, t, k, h, i))
-            : (GroupedConfig(GateUpMma, t, e, k, h, i), GroupedConfig(DownMma, t, e, k, h, i));
+            : (GroupedConfig(gateUpKernel, t, e, k, h, i), GroupedConfig(downKernel, t, e, k, h, i));
         var unpermuteConfig = UnpermuteConfig(t, h);
         streamed?.Owner.RequireRoomFor(t);
 
@@ -196,9 +222,22 @@ public sealed partial class PtxMoeOps(PtxBackend backend) : IMoeOps
         var logits = ws.Get<float>("moe.logits", (long)t * e);
         var selected = ws.Get<int>("moe.selected", p);
         var routeWeights = ws.Get<float>("moe.weights", p);
-        var hbuf = ws.Get<float>("moe.hbuf", p * i);
         var rows = ws.Get<float>("moe.rows", p * h);
-        backend.PtxBasic.MatMul(xView, weights.Router, logits, t, accumulate: false);
+        var xb = fast ? ws.Get<ushort>("moe.x_bf16", (long)t * h) : default;
+        if (fast)
+        {
+            // The router keeps ~fp32 accuracy (x = hi + lo, two bf16 passes) so bf16 rounding does not flip an expert
+            // choice; the experts and the shared expert read hi alone.
+            var xLow = ws.Get<ushort>("moe.x_bf16_lo", (long)t * h);
+            backend.PtxBasic.CastToBf16(xView, xb, (long)t * h, xLow);
+            backend.PtxBasic.MatMulBf16(xb, weights.Router, logits, t, accumulate: false);
+            backend.PtxBasic.MatMulBf16(xLow, weights.Router, logits, t, accumulate: true);
+        }
+        else
+        {
+            backend.PtxBasic.MatMul(xView, weights.Router, logits, t, accumulate: false);
+        }
+
         backend.Launch(RouterTopK, routerConfig, args.Clear().Add(selected).Add(routeWeights).Add(logits).Add(t).Add(e).Add(k));
 
         DeviceSpan<ushort> gateUp, down;
@@ -219,6 +258,7 @@ public sealed partial class PtxMoeOps(PtxBackend backend) : IMoeOps
         DeviceSpan<int> rowOfPair = default;
         if (gemv)
         {
+            var hbuf = ws.Get<float>("moe.hbuf", p * i);
             backend.Launch(GateUpGemv, gateUpConfig, args.Clear().Add(hbuf).Add(xView).Add(selected).Add(gateUp).Add(expertToSlot)
                 .Add(t).Add(k).Add(h).Add(i));
             backend.Launch(DownGemv, downConfig, args.Clear().Add(rows).Add(hbuf).Add(selected).Add(down).Add(expertToSlot)
@@ -226,7 +266,8 @@ public sealed partial class PtxMoeOps(PtxBackend backend) : IMoeOps
         }
         else
         {
-            int tiles = MaxTiles(e, p);
+            int tileRows = fast ? FastTileRows : ExactTileRows;
+            int tiles = MaxTiles(e, p, tileRows);
             var offsets = ws.Get<int>("moe.offsets", e + 1);
             var rowToken = ws.Get<int>("moe.row_token", p);
             rowOfPair = ws.Get<int>("moe.row_of_pair", p);
@@ -234,22 +275,45 @@ public sealed partial class PtxMoeOps(PtxBackend backend) : IMoeOps
             var tileRow = ws.Get<int>("moe.tile_row", tiles);
             var numTiles = ws.Get<int>("moe.num_tiles", 1);
             backend.Launch(Permute, PermuteConfig(t, e, k), args.Clear().Add(offsets).Add(rowToken).Add(rowOfPair).Add(tileExpert).Add(tileRow)
-                .Add(numTiles).Add(selected).Add(t).Add(k).Add(e));
-            backend.Launch(GateUpMma, gateUpConfig, args.Clear().Add(hbuf).Add(xView).Add(rowToken).Add(offsets).Add(tileExpert).Add(tileRow)
-                .Add(numTiles).Add(gateUp).Add(expertToSlot).Add(h).Add(i));
-            backend.Launch(DownMma, downConfig, args.Clear().Add(rows).Add(hbuf).Add(offsets).Add(tileExpert).Add(tileRow).Add(numTiles)
-                .Add(down).Add(expertToSlot).Add(h).Add(i));
+                .Add(numTiles).Add(selected).Add(t).Add(k).Add(e).Add(tileRows));
+            if (fast)
+            {
+                var hb = ws.Get<ushort>("moe.hbuf_bf16", p * i);
+                backend.Launch(GateUpWgmma, gateUpConfig, args.Clear().Add(hb).Add(xb).Add(rowToken).Add(offsets).Add(tileExpert).Add(tileRow)
+                    .Add(numTiles).Add(gateUp).Add(expertToSlot).Add(h).Add(i));
+                backend.Launch(DownWgmma, downConfig, args.Clear().Add(rows).Add(hb).Add(offsets).Add(tileExpert).Add(tileRow).Add(numTiles)
+                    .Add(down).Add(expertToSlot).Add(h).Add(i));
+            }
+            else
+            {
+                var hbuf = ws.Get<float>("moe.hbuf", p * i);
+                backend.Launch(GateUpMma, gateUpConfig, args.Clear().Add(hbuf).Add(xView).Add(rowToken).Add(offsets).Add(tileExpert).Add(tileRow)
+                    .Add(numTiles).Add(gateUp).Add(expertToSlot).Add(h).Add(i));
+                backend.Launch(DownMma, downConfig, args.Clear().Add(rows).Add(hbuf).Add(offsets).Add(tileExpert).Add(tileRow).Add(numTiles)
+                    .Add(down).Add(expertToSlot).Add(h).Add(i));
+            }
         }
 
         // Shared expert on the basic kernels: gate and up [T, Is], silu(gate)·up, down into shared_out [T, H].
         var sharedGate = ws.Get<float>("moe.shared_gate", (long)t * si);
         var sharedUp = ws.Get<float>("moe.shared_up", (long)t * si);
-        var sharedHidden = ws.Get<float>("moe.shared_hidden", (long)t * si);
         var sharedOut = ws.Get<float>("moe.shared_out", (long)t * h);
-        backend.PtxBasic.MatMul(xView, weights.SharedGate, sharedGate, t, accumulate: false);
-        backend.PtxBasic.MatMul(xView, weights.SharedUp, sharedUp, t, accumulate: false);
-        backend.PtxBasic.SiluMulRows(sharedHidden, sharedGate, sharedUp, t, si, si);
-        backend.PtxBasic.MatMul(sharedHidden, weights.SharedDown, sharedOut, t, accumulate: false);
+        if (fast)
+        {
+            var sharedHidden = ws.Get<ushort>("moe.shared_hidden_bf16", (long)t * si);
+            backend.PtxBasic.MatMulBf16(xb, weights.SharedGate, sharedGate, t, accumulate: false);
+            backend.PtxBasic.MatMulBf16(xb, weights.SharedUp, sharedUp, t, accumulate: false);
+            backend.PtxBasic.SiluMulRowsBf16(sharedHidden, sharedGate, sharedUp, t, si, si);
+            backend.PtxBasic.MatMulBf16(sharedHidden, weights.SharedDown, sharedOut, t, accumulate: false);
+        }
+        else
+        {
+            var sharedHidden = ws.Get<float>("moe.shared_hidden", (long)t * si);
+            backend.PtxBasic.MatMul(xView, weights.SharedGate, sharedGate, t, accumulate: false);
+            backend.PtxBasic.MatMul(xView, weights.SharedUp, sharedUp, t, accumulate: false);
+            backend.PtxBasic.SiluMulRows(sharedHidden, sharedGate, sharedUp, t, si, si);
+            backend.PtxBasic.MatMul(sharedHidden, weights.SharedDown, sharedOut, t, accumulate: false);
+        }
 
         args.Clear().Add(PtxBackend.T(y).Span).Add(rows);
         if (gemv)

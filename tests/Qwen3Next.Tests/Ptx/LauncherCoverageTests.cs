@@ -1,0 +1,59 @@
+using NUnit.Framework;
+using Qwen3Next.Backends;
+using Qwen3Next.Backends.Ptx;
+using Qwen3Next.Benchmarks;
+using Qwen3Next.Conformance;
+using Qwen3Next.Cuda;
+using Qwen3Next.Ops.Attention;
+using Qwen3Next.Ops.Basic;
+using Qwen3Next.Ops.GatedDelta;
+using Qwen3Next.Ops.Moe;
+
+namespace Qwen3Next.Tests.Ptx;
+
+/// <summary>No launcher kernel is dead: something the tests run reaches each one (signature-check driver).</summary>
+public sealed class LauncherCoverageTests
+{
+    [OneTimeSetUp]
+    public void RequirePtx()
+    {
+        if (PtxCatalog.Embedded.IsEmpty)
+        {
+            Assert.Ignore("No PTX embedded (nvcc was not available at build time).");
+        }
+    }
+
+    /// <summary>The golden cases, the workloads, the two ops and the MoE paths off the default, in both precisions, together reach every
+    /// launcher kernel (the sm_90a ones and the bf16 casts feeding them when this build has sm_90a kernels).</summary>
+    [Test]
+    public void TheCasesAboveReachEveryLauncherKernel()
+    {
+        var launched = new HashSet<string>();
+        bool sm90a = false;
+        foreach (var mode in new[] { Precision.Exact, Precision.Fast })
+        {
+            using var fresh = PtxBackend.CreateSignatureCheck(mode);
+            sm90a = fresh.HasSm90aKernels;
+            foreach (var path in PtxSignatureCheckTests.GoldenCases())
+            {
+                ConformanceRunner.Run(path, fresh);
+            }
+
+            foreach (var name in OpWorkloads.Names)
+            {
+                using var w = OpWorkloads.Create(name, fresh, BenchmarkScale.Small);
+                w.Run();
+            }
+
+            PtxSignatureCheckTests.RunOpsTheModelDoesNotUse(fresh);
+            PtxSignatureCheckTests.RunMoePathsOffTheDefault(fresh);
+            launched.UnionWith(((SignatureCheckDriver)fresh.Driver).CheckedLaunches.Keys);
+        }
+
+        var launchers = PtxBasicOps.KernelNames.Concat(PtxGatedDeltaOps.KernelNames).Concat(PtxGatedAttentionOps.KernelNames).Concat(PtxMoeOps.KernelNames)
+            .Concat(sm90a ? PtxBasicOps.Sm90aKernelNames.Concat(PtxMoeOps.Sm90aKernelNames) : [])
+            .Where(k => sm90a || k is not (PtxBasicOps.CastBf16 or PtxBasicOps.SiluMulBf16));
+        Assert.That(launchers.Where(k => !launched.Contains(k)), Is.Empty, "kernels no golden case or workload launched");
+    }
+
+}
