@@ -72,10 +72,10 @@ public class AttentionBenchmarks
         kNorm = Vector("k_norm.weight", Uniform(shape.HeadDim, 0.2f));
 
         var (bytes, flops) = Roofline(shape, Tokens, Cached);
-        var dims = Tokens == 1 ? AttentionTiling.Decode(shape, Cached, capacity) : AttentionTiling.Prefill(shape, Tokens, Cached, capacity);
+        var (dims, _) = AttentionTiling.Plan(shape, SequenceBatch.Single(Cached, Tokens), capacity);
         Console.WriteLine($"// {backend.Device.Description}");
         Console.WriteLine($"// Attention {Shape} T={Tokens} cached={Cached}: {bytes:N0} bytes, {flops:N0} FLOPs; " +
-            $"{dims.TokensPerTile} tokens × {shape.Group} heads per tile, KV tile {dims.KvTile}, {dims.Splits} split(s) of {dims.SplitLength}");
+            $"{dims.TokensPerTile} tokens × {shape.Group} heads per tile, KV tile {dims.KvTile}, {dims.Splits} split(s)");
     }
 
     [Benchmark]

@@ -1,32 +1,38 @@
-// Gated attention for one decode token, split-KV (flash-decoding):
-// attn_flash_decode: grid (num_splits, Hkv), block 256. Block (s, j) scans
-//   keys [s*L, min((s+1)*L, kv_len)), L = ceil(kv_len / num_splits), in
-//   32-key tiles for all G = Hq/Hkv query heads of KV head j (each K/V tile
-//   read once for the group), online softmax per head, and writes the
-//   unnormalised partial o_part[h, s, :] with its max m_part[h, s] and sum
-//   l_part[h, s] (empty split: m = -inf, l = 0, o = 0).
-// attn_decode_combine: grid Hq, block 256: rescales the splits to the global
-//   max, normalises, multiplies by sigmoid(gate) and writes y[h*D + d].
-// q fp32 [Hq, D] (normed + roped), qg fp32 [Hq, 2D] (gate = second half),
-// caches fp32 [Hkv, capacity, D] holding kv_len = start_pos + 1 positions
-// (the new token's K/V already written by attn_qk_norm_rope),
-// o_part fp32 [Hq, num_splits, D], m_part/l_part fp32 [Hq, num_splits].
+// Gated attention for a decode batch (one token per sequence, cu_seqlens =
+// [0, 1, .., B]), split-KV per sequence (flash-decoding):
+// attn_flash_decode: grid (num_splits, Hkv, B), block 256. Block (s, j, b)
+//   scans cache indices [s*L, min((s+1)*L, kv_len)) of sequence b,
+//   kv_len = context_lens[b], L = ceil(kv_len / num_splits), through b's
+//   block table in 32-key tiles for all G = Hq/Hkv query heads of KV head j
+//   (each K/V tile read once for the group), online softmax per head, and
+//   writes the unnormalised partial o_part[b, h, s, :] with its max
+//   m_part[b, h, s] and sum l_part[b, h, s] (empty split: m = -inf, l = 0).
+// attn_decode_combine: grid (Hq, B), block 256: rescales the splits to the
+//   global max, normalises, multiplies by sigmoid(gate) and writes y.
+// q fp32 [T, Hq, D] (normed + roped), qg fp32 [T, Hq, 2D] (gate = second
+// half), token of sequence b = cu_seqlens[b]; pages fp32 [num_pages, Hkv,
+// page_size, D] (the new token's K/V already written by attn_qk_norm_rope),
+// o_part fp32 [B, Hq, num_splits, D], m_part/l_part fp32 [B, Hq, num_splits].
 // Limits: G*D <= 4096, G <= 64, D % 4 == 0.
 // Dynamic smem (decode) = (G*(D+4) + 32*(D+4) + 32*D + G*32 + 3*G) * 4 bytes.
 #include "bf16.cuh"
 #include "reduce.cuh"
+#include "varlen.cuh"
 
 #define FD_BK 32
 #define FD_MAXN 16
 
 extern "C" __global__ void __launch_bounds__(256)
 attn_flash_decode(float* __restrict__ o_part, float* __restrict__ m_part, float* __restrict__ l_part,
-                  const float* __restrict__ q, const float* __restrict__ k_cache,
-                  const float* __restrict__ v_cache, int Hq, int Hkv, int D, int kv_len,
-                  int capacity, float scale) {
+                  const float* __restrict__ q, const float* __restrict__ k_pages,
+                  const float* __restrict__ v_pages, const int* __restrict__ cu_seqlens,
+                  const int* __restrict__ context_lens, const int* __restrict__ block_tables,
+                  int Hq, int Hkv, int D, int page_size, int max_pages, float scale) {
     extern __shared__ float smem[];
+    __shared__ size_t sRow[FD_BK];     // element offset of each key row of the current tile (kv head j)
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, nt = blockDim.x;
-    const int G = Hq / Hkv, j = blockIdx.y, split = blockIdx.x, S = gridDim.x;
+    const int G = Hq / Hkv, j = blockIdx.y, split = blockIdx.x, S = gridDim.x, b = blockIdx.z;
+    const int tok = cu_seqlens[b], kv_len = context_lens[b];
     const int L = (kv_len + S - 1) / S, k0 = split * L, k1 = min(k0 + L, kv_len);
     const int ld = D + 4;
     float* sQ = smem;                 // [G][D+4]
@@ -38,25 +44,25 @@ attn_flash_decode(float* __restrict__ o_part, float* __restrict__ m_part, float*
     float* sa = sl + G;
     for (int e = tid; e < G * D; e += nt) {
         int g = e / D, d = e % D;
-        sQ[g * ld + d] = q[(size_t)(j * G + g) * D + d] * scale;
+        sQ[g * ld + d] = q[((size_t)tok * Hq + j * G + g) * D + d] * scale;
     }
     for (int g = tid; g < G; g += nt) { sm[g] = -INFINITY; sl[g] = 0.0f; }
     float O[FD_MAXN];
     #pragma unroll
     for (int n = 0; n < FD_MAXN; n++) O[n] = 0.0f;
-    const float* kc = k_cache + (size_t)j * capacity * D;
-    const float* vc = v_cache + (size_t)j * capacity * D;
     for (int kt = k0; kt < k1; kt += FD_BK) {
+        __syncthreads();
+        if (tid < FD_BK && kt + tid < k1) sRow[tid] = paged_row(block_tables, max_pages, b, kt + tid, page_size, Hkv, j, D);
         __syncthreads();
         for (int e = tid; e < FD_BK * D / 4; e += nt) {
             int kr = (e * 4) / D, d = (e * 4) % D, kp = kt + kr;
-            float4 a = make_float4(0.f, 0.f, 0.f, 0.f), b = a;
+            float4 ka = make_float4(0.f, 0.f, 0.f, 0.f), va = ka;
             if (kp < k1) {
-                a = *reinterpret_cast<const float4*>(kc + (size_t)kp * D + d);
-                b = *reinterpret_cast<const float4*>(vc + (size_t)kp * D + d);
+                ka = *reinterpret_cast<const float4*>(k_pages + sRow[kr] + d);
+                va = *reinterpret_cast<const float4*>(v_pages + sRow[kr] + d);
             }
-            *reinterpret_cast<float4*>(&sK[kr * ld + d]) = a;
-            *reinterpret_cast<float4*>(&sV[kr * D + d]) = b;
+            *reinterpret_cast<float4*>(&sK[kr * ld + d]) = ka;
+            *reinterpret_cast<float4*>(&sV[kr * D + d]) = va;
         }
         __syncthreads();
         // scores: entry (g, c), warp-uniform g, lane = key
@@ -105,36 +111,38 @@ attn_flash_decode(float* __restrict__ o_part, float* __restrict__ m_part, float*
         int e = tid + n * nt;
         if (e < G * D) {
             int g = e / D, d = e % D, h = j * G + g;
-            o_part[((size_t)h * S + split) * D + d] = O[n];
+            o_part[(((size_t)b * Hq + h) * S + split) * D + d] = O[n];
         }
     }
     for (int g = tid; g < G; g += nt) {
         int h = j * G + g;
-        m_part[(size_t)h * S + split] = sm[g];
-        l_part[(size_t)h * S + split] = sl[g];
+        m_part[((size_t)b * Hq + h) * S + split] = sm[g];
+        l_part[((size_t)b * Hq + h) * S + split] = sl[g];
     }
 }
 
 extern "C" __global__ void __launch_bounds__(256)
 attn_decode_combine(float* __restrict__ y, const float* __restrict__ o_part,
                     const float* __restrict__ m_part, const float* __restrict__ l_part,
-                    const float* __restrict__ qg, int Hq, int D, int num_splits) {
-    int h = blockIdx.x;
+                    const float* __restrict__ qg, const int* __restrict__ cu_seqlens, int Hq, int D,
+                    int num_splits) {
+    int h = blockIdx.x, b = blockIdx.y;
     if (h >= Hq) return;
+    size_t row = (size_t)b * Hq + h, tok = (size_t)cu_seqlens[b];
     float M = -INFINITY;
-    for (int s = 0; s < num_splits; s++) M = fmaxf(M, m_part[(size_t)h * num_splits + s]);
+    for (int s = 0; s < num_splits; s++) M = fmaxf(M, m_part[row * num_splits + s]);
     float Lsum = 0.0f;
     for (int s = 0; s < num_splits; s++) {
-        float m = m_part[(size_t)h * num_splits + s];
-        if (m != -INFINITY) Lsum += expf(m - M) * l_part[(size_t)h * num_splits + s];
+        float m = m_part[row * num_splits + s];
+        if (m != -INFINITY) Lsum += expf(m - M) * l_part[row * num_splits + s];
     }
     float invL = 1.0f / Lsum;
     for (int d = threadIdx.x; d < D; d += blockDim.x) {
         float acc = 0.0f;
         for (int s = 0; s < num_splits; s++) {
-            float m = m_part[(size_t)h * num_splits + s];
-            if (m != -INFINITY) acc += expf(m - M) * o_part[((size_t)h * num_splits + s) * D + d];
+            float m = m_part[row * num_splits + s];
+            if (m != -INFINITY) acc += expf(m - M) * o_part[(row * num_splits + s) * D + d];
         }
-        y[(size_t)h * D + d] = acc * invL * sigmoid_f(qg[(size_t)h * 2 * D + D + d]);
+        y[(tok * Hq + h) * D + d] = acc * invL * sigmoid_f(qg[(tok * Hq + h) * 2 * D + D + d]);
     }
 }

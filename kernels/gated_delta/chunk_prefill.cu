@@ -9,23 +9,30 @@
 // Every exponent is of a difference gc_i - gc_j <= 0 (or gc_i <= 0), so
 // nothing overflows however strong the decay. Padded tokens (t >= T) get
 // g = 0, beta = 0, k = q = v = 0 and leave the state untouched.
+// Packed variable-length batch (varlen.cuh): chunks never cross a sequence.
+// The host lists them (fla's chunk_indices [NC, 2] = (sequence b, chunk i of
+// b), chunk_offsets [B+1]: sequence b owns chunks off[b] .. off[b+1]-1);
+// chunk ci covers tokens cu[b] + 64*i .. min(+64, cu[b+1]) - 1 and rows
+// ci*64 .. ci*64+63 of the per-head workspaces (Tpad = NC*64).
 // Two launches:
-//  1. gdn_chunk_prepare   grid (nchunks, Hv): everything inside one chunk,
+//  1. gdn_chunk_prepare   grid (NC, Hv): everything inside one chunk,
 //     fully parallel: gc, L, the unit-lower-triangular inverse by forward
 //     substitution, W, U and Aqk[i][j] = (q_i.k_j) exp(gc_i - gc_j) (j <= i).
-//  2. gdn_chunk_state_pass grid (ceil(Dv/32), Hv): sequential over chunks,
-//     parallel over heads x 32-wide value tiles; keeps the state tile
-//     [Dk x 32] in shared memory and produces u, o and the next state.
+//  2. gdn_chunk_state_pass grid (ceil(Dv/32), Hv, B): sequential over the
+//     chunks of sequence b, parallel over heads x 32-wide value tiles; keeps
+//     the state tile [Dk x 32] in shared memory, starting from and ending in
+//     b's state slot, and produces u, o and the next state.
 // Why fp32 CUDA cores and not mma here: the reference tolerance for this op
 // is 2e-5 on outputs of magnitude ~1 and the inverse amplifies input error;
 // bf16 operands would not meet it (see docs/cuda-kernels.md).
 // Layouts: q, k as in recurrent_decode.cu (q[t*ldq + (h/r)*Dk + i]),
 // v[t*ldv + h*Dv + c], gate/beta fp32 [T, Hv], o[t*ldo + h*Dv + c],
-// state fp32 [Hv, Dk, Dv] in/out (zero it for a fresh sequence).
-// Workspaces (Tpad = nchunks*64): w_ws [Hv, Tpad, Dk], u_ws [Hv, Tpad, Dv],
+// states fp32 [slots, Hv, Dk, Dv] in/out, slot slot_ids[b] (zero for a fresh sequence).
+// Workspaces (Tpad = NC*64): w_ws [Hv, Tpad, Dk], u_ws [Hv, Tpad, Dv],
 // aqk_ws [Hv, Tpad, 64], gcum_ws [Hv, Tpad], all fp32.
 // Limits: Dk <= 128, any Dv, any T.
 #include "bf16.cuh"
+#include "varlen.cuh"
 
 #define GDN_C 64
 
@@ -35,10 +42,12 @@ gdn_chunk_prepare(float* __restrict__ w_ws, float* __restrict__ u_ws, float* __r
                   float* __restrict__ gcum_ws,
                   const float* __restrict__ q, const float* __restrict__ k, const float* __restrict__ v,
                   const float* __restrict__ gate, const float* __restrict__ beta,
-                  int T, int Hk, int Hv, int Dk, int Dv, int ldq, int ldk, int ldv) {
+                  const int* __restrict__ cu_seqlens, const int* __restrict__ chunk_indices,
+                  int Hk, int Hv, int Dk, int Dv, int ldq, int ldk, int ldv) {
     extern __shared__ float smem[];
     const int C = GDN_C, tid = threadIdx.x, nt = blockDim.x;
-    const int ci = blockIdx.x, h = blockIdx.y, kh = h / (Hv / Hk), t0 = ci * C;
+    const int ci = blockIdx.x, h = blockIdx.y, kh = h / (Hv / Hk), r0 = ci * C;
+    const int seq = chunk_indices[2 * ci], t0 = cu_seqlens[seq] + C * chunk_indices[2 * ci + 1], T = cu_seqlens[seq + 1];
     const int Dm = Dk > Dv ? Dk : Dv, ld = Dm + 1;   // +1: row-strided reads hit distinct banks
     const int Tpad = gridDim.x * C;
     float* sA = smem;                 // K chunk [C][ld]
@@ -61,7 +70,7 @@ gdn_chunk_prepare(float* __restrict__ w_ws, float* __restrict__ u_ws, float* __r
             sgc[c] = acc;
             sbeta[c] = t < T ? beta[(size_t)t * Hv + h] : 0.0f;
             sbg[c] = sbeta[c] * expf(acc);
-            gcum_ws[(size_t)h * Tpad + t0 + c] = acc;
+            gcum_ws[(size_t)h * Tpad + r0 + c] = acc;
         }
     }
     __syncthreads();
@@ -79,7 +88,7 @@ gdn_chunk_prepare(float* __restrict__ w_ws, float* __restrict__ u_ws, float* __r
         }
         float dec = j <= i ? expf(sgc[i] - sgc[j]) : 0.0f;
         sL[i * (C + 1) + j] = j < i ? sbeta[i] * kk * dec : 0.0f;
-        aqk_ws[((size_t)h * Tpad + t0 + i) * C + j] = qk * dec;
+        aqk_ws[((size_t)h * Tpad + r0 + i) * C + j] = qk * dec;
     }
     __syncthreads();
 
@@ -101,7 +110,7 @@ gdn_chunk_prepare(float* __restrict__ w_ws, float* __restrict__ u_ws, float* __r
         int c = e / Dk, i = e % Dk;
         float acc = sbg[c] * sA[c * ld + i];
         for (int s = 0; s < c; s++) acc += sL[c * (C + 1) + s] * sbg[s] * sA[s * ld + i];
-        w_ws[((size_t)h * Tpad + t0 + c) * Dk + i] = acc;
+        w_ws[((size_t)h * Tpad + r0 + c) * Dk + i] = acc;
     }
     __syncthreads();
     for (int e = tid; e < C * Dv; e += nt) {
@@ -114,7 +123,7 @@ gdn_chunk_prepare(float* __restrict__ w_ws, float* __restrict__ u_ws, float* __r
         int c = e / Dv, j = e % Dv;
         float acc = sbeta[c] * sB[c * ld + j];
         for (int s = 0; s < c; s++) acc += sL[c * (C + 1) + s] * sbeta[s] * sB[s * ld + j];
-        u_ws[((size_t)h * Tpad + t0 + c) * Dv + j] = acc;
+        u_ws[((size_t)h * Tpad + r0 + c) * Dv + j] = acc;
     }
 }
 
@@ -127,26 +136,29 @@ gdn_chunk_state_pass(float* __restrict__ o, float* __restrict__ state,
                      const float* __restrict__ q, const float* __restrict__ k,
                      const float* __restrict__ w_ws, const float* __restrict__ u_ws,
                      const float* __restrict__ aqk_ws, const float* __restrict__ gcum_ws,
-                     int T, int Hk, int Hv, int Dk, int Dv, int ldq, int ldk, int ldo) {
+                     const int* __restrict__ cu_seqlens, const int* __restrict__ chunk_offsets,
+                     const int* __restrict__ slot_ids, int num_chunks,
+                     int Hk, int Hv, int Dk, int Dv, int ldq, int ldk, int ldo) {
     extern __shared__ float smem[];
     const int C = GDN_C, tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-    const int h = blockIdx.y, kh = h / (Hv / Hk), j0 = blockIdx.x * GDN_BV;
+    const int h = blockIdx.y, kh = h / (Hv / Hk), j0 = blockIdx.x * GDN_BV, seq = blockIdx.z;
     const int j = j0 + lane;
     const bool jok = j < Dv;
-    const int nchunks = (T + C - 1) / C, Tpad = nchunks * C;
+    const int Tpad = num_chunks * C, T = cu_seqlens[seq + 1];
+    const int c_first = chunk_offsets[seq], c_end = chunk_offsets[seq + 1];
     float* buf = smem;                 // W, then Q, then decayed K chunk [C][Dk]
     float* sS = buf + C * Dk;          // state tile [Dk][32]
     float* su = sS + Dk * GDN_BV;      // u tile [C][32]
     float* sgc = su + C * GDN_BV;      // cumulative gate [C]
-    float* st = state + (size_t)h * Dk * Dv;
+    float* st = state + ((size_t)slot_ids[seq] * Hv + h) * Dk * Dv;
 
     for (int e = tid; e < Dk * GDN_BV; e += blockDim.x) {
         int i = e / GDN_BV, jj = e % GDN_BV;
         sS[e] = (j0 + jj < Dv) ? st[(size_t)i * Dv + j0 + jj] : 0.0f;
     }
-    for (int ci = 0; ci < nchunks; ci++) {
-        const int t0 = ci * C;
-        const size_t rowbase = (size_t)h * Tpad + t0;
+    for (int ci = c_first; ci < c_end; ci++) {
+        const int t0 = cu_seqlens[seq] + (ci - c_first) * C;
+        const size_t rowbase = (size_t)h * Tpad + (size_t)ci * C;
         for (int e = tid; e < C * Dk; e += blockDim.x) buf[e] = w_ws[rowbase * Dk + e];
         if (tid < C) sgc[tid] = gcum_ws[rowbase + tid];
         __syncthreads();

@@ -29,4 +29,13 @@ public interface IGatedAttentionOps
     /// </summary>
     void Mixer(GatedAttentionShape shape, int tokens, DeviceTensor qg, DeviceTensor k, DeviceTensor v,
         DeviceWeight qNorm, DeviceWeight kNorm, KvCache cache, DeviceTensor y);
+
+    /// <summary>
+    /// The same for a packed batch (<see cref="SequenceBatch"/>) over a paged cache: token t of sequence b is normed and
+    /// rotated at <c>batch.Positions[t]</c>, its key and value are written at its cache index through the sequence's block
+    /// table, and it attends causally within its own sequence (cache indices <c>0 .. ctx[b] − len(b) + i</c>).
+    /// qg, k, v, y hold <c>batch.TotalTokens</c> rows. The batch needs context lengths and block tables.
+    /// </summary>
+    void Mixer(GatedAttentionShape shape, SequenceBatch batch, DeviceTensor qg, DeviceTensor k, DeviceTensor v,
+        DeviceWeight qNorm, DeviceWeight kNorm, PagedKvCache cache, DeviceTensor y);
 }

@@ -52,4 +52,20 @@ public interface IGatedDeltaOps
     /// </summary>
     void Mixer(GatedDeltaNetShape shape, int tokens, DeviceTensor qkvz, DeviceTensor ba, GatedDeltaNetWeights weights,
         LinearAttentionState state, DeviceTensor y);
+
+    /// <summary>
+    /// The bare rule over a packed batch: <c>shape.Tokens = batch.TotalTokens</c>; sequence b continues from state
+    /// <c>states[batch.SlotIds[b]]</c> (<c>[slots, Hv, Dk, Dv]</c>, a zeroed slot starts a sequence) and leaves its final
+    /// state there. Chunks never cross a sequence boundary.
+    /// </summary>
+    void Rule(GatedDeltaShape shape, SequenceBatch batch, DeviceTensor q, DeviceTensor k, DeviceTensor v, DeviceTensor g, DeviceTensor beta,
+        DeviceTensor states, DeviceTensor o, bool l2Normalize, float scale, GatedDeltaMode mode);
+
+    /// <summary>
+    /// The mixer core over a packed batch: each sequence's conv window and delta-rule state continue from its slot of
+    /// <paramref name="states"/> (<c>batch.SlotIds</c>) and are left there; qkvz, ba and y hold <c>batch.TotalTokens</c> rows.
+    /// A decode batch (one token per sequence) takes the recurrent form, any other the chunked one.
+    /// </summary>
+    void Mixer(GatedDeltaNetShape shape, SequenceBatch batch, DeviceTensor qkvz, DeviceTensor ba, GatedDeltaNetWeights weights,
+        LinearAttentionStatePool states, DeviceTensor y);
 }

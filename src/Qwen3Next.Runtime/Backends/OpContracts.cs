@@ -8,7 +8,7 @@ namespace Qwen3Next.Backends;
 /// for the calling thread (<see cref="BackendAccess.Enter"/>), so one line at the top of an op does both.
 /// Only sizes are checked, never values: NaN and ±Inf activations are legal input and propagate.
 /// </summary>
-public static class OpContracts
+public static partial class OpContracts
 {
     public static BackendAccess.Scope Embed(BackendAccess access, ReadOnlySpan<int> tokens, DeviceWeight table, DeviceTensor y)
     {

@@ -25,20 +25,35 @@ public sealed class DecoderLayer(int index, LayerKind kind, DeviceWeight inputNo
             linear, attention, MoeBlock.Load(backend, shapes.Moe, layer.Under("mlp.")));
     }
 
-    /// <summary>Advances <paramref name="hidden"/> <c>[T, H]</c> in place through this layer.</summary>
+    /// <summary>Advances <paramref name="hidden"/> <c>[T, H]</c> of one sequence in place through this layer (the
+    /// one-sequence batch over the session's state; the KV cache's length advances by T).</summary>
     public void Forward(IKernelBackend backend, DeviceTensor hidden, int tokens, int width, float eps, LayerState state, MoeRouting? routing)
     {
+        ArgumentNullException.ThrowIfNull(state);
+        var batch = SequenceBatch.Single(state.Cache?.Length ?? 0, tokens);
+        Forward(backend, hidden, batch, width, eps, state.AsBatchState(), routing);
+        if (state.Cache is { } cache)
+        {
+            cache.Length += tokens;
+        }
+    }
+
+    /// <summary>Advances <paramref name="hidden"/> <c>[T_total, H]</c> of a packed batch in place through this layer, each
+    /// sequence continuing from its state slot or KV pages.</summary>
+    public void Forward(IKernelBackend backend, DeviceTensor hidden, SequenceBatch batch, int width, float eps, LayerBatchState state, MoeRouting? routing)
+    {
+        int tokens = batch.TotalTokens;
         long n = (long)tokens * width;
         using var normed = backend.Allocate(n);
         using var mixed = backend.Allocate(n);
         backend.Basic.RmsNorm(hidden, inputNorm, normed, tokens, width, eps, zeroCentred: true);
         if (Linear is not null)
         {
-            Linear.Forward(backend, normed, tokens, state.Linear!, mixed);
+            Linear.Forward(backend, normed, batch, state.Linear ?? throw new ArgumentException($"Layer {Index} needs a linear-attention state pool.", nameof(state)), mixed);
         }
         else
         {
-            Attention!.Forward(backend, normed, tokens, state.Cache!, mixed);
+            Attention!.Forward(backend, normed, batch, state.Cache ?? throw new ArgumentException($"Layer {Index} needs a paged KV cache.", nameof(state)), mixed);
         }
 
         backend.Basic.Add(hidden, mixed, n);
@@ -63,9 +78,16 @@ public sealed class LayerState(LinearAttentionState? linear, KvCache? cache) : I
 
     public KvCache? Cache { get; } = cache;
 
+    /// <summary>The same state as a pool of one slot or a paged cache of one page (views; they own nothing).</summary>
+    public LayerBatchState AsBatchState()
+        => new(Linear is null ? null : LinearAttentionStatePool.Of(Linear), Cache is null ? null : PagedKvCache.Of(Cache));
+
     public void Dispose()
     {
         Linear?.Dispose();
         Cache?.Dispose();
     }
 }
+
+/// <summary>One layer's state for a forward pass over a packed batch: the linear-attention slot pool, or the paged KV cache.</summary>
+public readonly record struct LayerBatchState(LinearAttentionStatePool? Linear, PagedKvCache? Cache);

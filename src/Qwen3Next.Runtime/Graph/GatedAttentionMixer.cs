@@ -17,6 +17,37 @@ public sealed class GatedAttentionMixer(GatedAttentionShape shape, DeviceWeight 
         return new KvCache(backend.Allocate(size), backend.Allocate(size), capacity);
     }
 
+    /// <summary>Key and value page pools of <paramref name="pages"/> pages of <paramref name="pageSize"/> rows, zeroed.</summary>
+    public PagedKvCache CreatePagedCache(IKernelBackend backend, int pages, int pageSize)
+    {
+        long size = (long)pages * Shape.KeyValueHeads * pageSize * Shape.HeadDim;
+        var keys = backend.Allocate(size);
+        try
+        {
+            return new PagedKvCache(keys, backend.Allocate(size), pages, pageSize);
+        }
+        catch
+        {
+            keys.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>y <c>[T, hidden]</c> from the normalised x <c>[T, hidden]</c> of a packed batch, appending to its paged cache.</summary>
+    public void Forward(IKernelBackend backend, DeviceTensor x, SequenceBatch batch, PagedKvCache cache, DeviceTensor y)
+    {
+        int tokens = batch.TotalTokens;
+        using var qg = backend.Allocate((long)tokens * Shape.QueryGateWidth);
+        using var keys = backend.Allocate((long)tokens * Shape.KeyValueWidth);
+        using var values = backend.Allocate((long)tokens * Shape.KeyValueWidth);
+        using var attended = backend.Allocate((long)tokens * Shape.OutputWidth);
+        backend.Basic.MatMul(x, q, qg, tokens);
+        backend.Basic.MatMul(x, k, keys, tokens);
+        backend.Basic.MatMul(x, v, values, tokens);
+        backend.Attention.Mixer(Shape, batch, qg, keys, values, qNorm, kNorm, cache, attended);
+        backend.Basic.MatMul(attended, o, y, tokens);
+    }
+
     public void Forward(IKernelBackend backend, DeviceTensor x, int tokens, KvCache cache, DeviceTensor y)
     {
         using var qg = backend.Allocate((long)tokens * Shape.QueryGateWidth);

@@ -14,6 +14,34 @@ public sealed class GatedDeltaNetMixer(GatedDeltaNetShape shape, DeviceWeight qk
     public LinearAttentionState CreateState(IKernelBackend backend)
         => new(backend.Allocate((long)Shape.ConvDim * Shape.ConvKernel), backend.Allocate((long)Shape.ValueHeads * Shape.KeyDim * Shape.ValueDim));
 
+    /// <summary>A pool of <paramref name="slots"/> zeroed states (conv <c>[slots, conv_dim, K]</c>, recurrent <c>[slots, Hv, Dk, Dv]</c>).</summary>
+    public LinearAttentionStatePool CreateStatePool(IKernelBackend backend, int slots)
+    {
+        var conv = backend.Allocate((long)slots * Shape.ConvDim * Shape.ConvKernel);
+        try
+        {
+            return new LinearAttentionStatePool(conv, backend.Allocate((long)slots * Shape.ValueHeads * Shape.KeyDim * Shape.ValueDim), slots);
+        }
+        catch
+        {
+            conv.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>y <c>[T_total, hidden]</c> of a packed batch from the normalised x, advancing each sequence's slot.</summary>
+    public void Forward(IKernelBackend backend, DeviceTensor x, SequenceBatch batch, LinearAttentionStatePool states, DeviceTensor y)
+    {
+        int tokens = batch.TotalTokens;
+        using var projected = backend.Allocate((long)tokens * Shape.QkvzWidth);
+        using var gates = backend.Allocate((long)tokens * Shape.BaWidth);
+        using var mixed = backend.Allocate((long)tokens * Shape.ValueWidth);
+        backend.Basic.MatMul(x, qkvz, projected, tokens);
+        backend.Basic.MatMul(x, ba, gates, tokens);
+        backend.GatedDelta.Mixer(Shape, batch, projected, gates, core, states, mixed);
+        backend.Basic.MatMul(mixed, outProj, y, tokens);
+    }
+
     /// <summary>y <c>[T, hidden]</c> from the normalised x <c>[T, hidden]</c>, advancing the state.</summary>
     public void Forward(IKernelBackend backend, DeviceTensor x, int tokens, LinearAttentionState state, DeviceTensor y)
     {

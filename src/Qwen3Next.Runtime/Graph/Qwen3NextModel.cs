@@ -161,72 +161,114 @@ public sealed class Qwen3NextModel : IDisposable
                 throw new InvalidOperationException($"The session holds {session.MaxTokens} tokens; {session.Position} are used and {t} more were given.");
             }
 
-            (Backend as IForwardCapacity)?.RequireForwardOf(t);
             var pass = new ForwardPass(session, t);
-            float[] result = Run(session, tokens, allLogits, observer, pass);
+            var batch = SequenceBatch.Single(session.Position, t);
+            var states = session.Layers.Select(l => l.AsBatchState()).ToArray();
+            var rows = allLogits ? Enumerable.Range(0, t).ToArray() : [t - 1];
+            float[] result = Run(batch, tokens, states, rows, observer, pass.Fail);
+            var (first, count) = NonFiniteScan.Find(result);
+            if (first >= 0)
+            {
+                throw pass.Fail(LogitsMessage(count, result.Length, result[first], first % vocab), null, result[first]);
+            }
+
+            foreach (var layer in session.Layers)
+            {
+                if (layer.Cache is { } cache)
+                {
+                    cache.Length += t;
+                }
+            }
+
             session.Position += t;
             session.Steps++;
             return result;
         }
     }
 
-    private float[] Run(InferenceSession session, ReadOnlySpan<int> tokens, bool allLogits, IForwardObserver? observer, ForwardPass pass)
+    /// <summary>
+    /// One forward pass over a packed batch: embedding, every layer (each sequence continuing from its state in
+    /// <paramref name="states"/>), and the final norm and lm_head over the token rows <paramref name="logitRows"/> only.
+    /// Returns their logits <c>[rows, vocab]</c>, not checked. Runs under the backend's lock (the caller holds it);
+    /// <paramref name="fail"/> makes the exception for non-finite activations (with <see cref="CheckActivations"/>).
+    /// </summary>
+    internal float[] Run(SequenceBatch batch, ReadOnlySpan<int> tokens, IReadOnlyList<LayerBatchState> states, ReadOnlySpan<int> logitRows,
+        IForwardObserver? observer, Func<string, int?, float, NonFiniteValueException> fail)
     {
         int t = tokens.Length, width = Config.HiddenSize, vocab = Config.VocabSize;
+        // Before any state changes: a streaming backend refuses a pass its expert cache cannot hold (MoE runs over all T).
+        (Backend as IForwardCapacity)?.RequireForwardOf(t);
         using var hidden = Backend.Allocate((long)t * width);
         Backend.Basic.Embed(tokens, embedding, hidden);
         observer?.OnResidual(-1, hidden, t);
-        CheckResidual(pass, hidden, -1, width);
+        CheckResidual(hidden, t, -1, width, batch, fail);
         for (int i = 0; i < Layers.Count; i++)
         {
             (Backend as ILayerStaging)?.BeforeLayer(i, (i + 1) % Layers.Count);
             var routing = observer is { WantsRouting: true } ? new MoeRouting(t, Shapes.Moe) : null;
-            Layers[i].Forward(Backend, hidden, t, width, Shapes.Eps, session.Layers[i], routing);
+            Layers[i].Forward(Backend, hidden, batch, width, Shapes.Eps, states[i], routing);
             observer?.OnResidual(i, hidden, t);
             if (routing is not null)
             {
                 observer!.OnRouting(i, routing);
             }
 
-            CheckResidual(pass, hidden, i, width);
+            CheckResidual(hidden, t, i, width, batch, fail);
         }
 
-        int rows = allLogits ? t : 1;
+        int rows = logitRows.Length;
         using var last = Backend.Allocate((long)rows * width);
-        Backend.Copy(hidden, (long)(t - rows) * width, last, 0, (long)rows * width);
+        for (int r = 0; r < rows;)
+        {
+            // Consecutive token rows go in one copy (all of a prefill's logits, or one row per sequence of a batch).
+            int run = 1;
+            while (r + run < rows && logitRows[r + run] == logitRows[r] + run)
+            {
+                run++;
+            }
+
+            Backend.Copy(hidden, (long)logitRows[r] * width, last, (long)r * width, (long)run * width);
+            r += run;
+        }
+
         Backend.Basic.RmsNorm(last, finalNorm, last, rows, width, Shapes.Eps, zeroCentred: true);
         using var logits = Backend.Allocate((long)rows * vocab);
         Backend.Basic.MatMul(last, lmHead, logits, rows);
         var result = new float[rows * vocab];
         Backend.Download(logits, result);
-        var (first, count) = NonFiniteScan.Find(result);
-        if (first >= 0)
-        {
-            string where = CheckActivations
-                ? "every layer's output was finite, so the final norm or lm_head produced them"
-                : "turn on activation checks (Qwen3NextModel.CheckActivations, kernels run --check-activations) to find the first layer";
-            throw pass.Fail($"{count} of {result.Length} logits are NaN or ±Inf (first: {result[first]} at vocab index {first % vocab}); {where}.",
-                layer: null, result[first]);
-        }
-
         return result;
     }
 
-    private void CheckResidual(ForwardPass pass, DeviceTensor hidden, int layer, int width)
+    internal string LogitsMessage(int count, int total, float value, int index)
+    {
+        string where = CheckActivations
+            ? "every layer's output was finite, so the final norm or lm_head produced them"
+            : "turn on activation checks (Qwen3NextModel.CheckActivations, kernels run --check-activations) to find the first layer";
+        return $"{count} of {total} logits are NaN or ±Inf (first: {value} at vocab index {index}); {where}.";
+    }
+
+    private void CheckResidual(DeviceTensor hidden, int tokens, int layer, int width, SequenceBatch batch, Func<string, int?, float, NonFiniteValueException> fail)
     {
         if (!CheckActivations)
         {
             return;
         }
 
-        var values = new float[(long)pass.Tokens * width];
+        var values = new float[(long)tokens * width];
         Backend.Download(hidden, values);
         var (first, count) = NonFiniteScan.Find(values);
         if (first >= 0)
         {
+            int row = first / width, sequence = 0;
+            while (batch.CuSeqlens[sequence + 1] <= row)
+            {
+                sequence++;
+            }
+
             string after = layer < 0 ? "the embedding" : $"layer {layer} ({Layers[layer].Kind})";
-            throw pass.Fail($"the residual stream first holds NaN or ±Inf after {after}: {count} of {values.Length} values "
-                + $"(first: {values[first]} at position {pass.FirstPosition + (first / width)}, feature {first % width}).", layer, values[first]);
+            string where = batch.Count == 1 ? $"position {batch.Positions[row]}" : $"sequence {sequence} of the batch, position {batch.Positions[row]}";
+            throw fail($"the residual stream first holds NaN or ±Inf after {after}: {count} of {values.Length} values "
+                + $"(first: {values[first]} at {where}, feature {first % width}).", layer, values[first]);
         }
     }
 

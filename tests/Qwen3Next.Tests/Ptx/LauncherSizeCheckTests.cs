@@ -36,14 +36,14 @@ public sealed class LauncherSizeCheckTests
     [Test]
     public void DynamicSharedMemoryMatchesTheReadme()
     {
-        Assert.That(PtxGatedDeltaOps.ChunkPrepareConfig(300, 16, 32, 128, 128).DynamicSharedBytes, Is.EqualTo(83_456));
-        Assert.That(PtxGatedDeltaOps.ChunkPrepareConfig(300, 16, 32, 128, 128).Grid, Is.EqualTo(new LaunchDims(5, 32)));
-        Assert.That(PtxGatedDeltaOps.ChunkStatePassConfig(300, 16, 32, 128, 128).DynamicSharedBytes, Is.EqualTo(57_600));
-        Assert.That(PtxGatedDeltaOps.ChunkStatePassConfig(300, 16, 32, 128, 128).Grid, Is.EqualTo(new LaunchDims(4, 32)));
+        Assert.That(PtxGatedDeltaOps.ChunkPrepareConfig(5, 16, 32, 128, 128).DynamicSharedBytes, Is.EqualTo(83_456));
+        Assert.That(PtxGatedDeltaOps.ChunkPrepareConfig(5, 16, 32, 128, 128).Grid, Is.EqualTo(new LaunchDims(5, 32)));
+        Assert.That(PtxGatedDeltaOps.ChunkStatePassConfig(1, 16, 32, 128, 128).DynamicSharedBytes, Is.EqualTo(57_600));
+        Assert.That(PtxGatedDeltaOps.ChunkStatePassConfig(3, 16, 32, 128, 128).Grid, Is.EqualTo(new LaunchDims(4, 32, 3)));
         Assert.That(PtxGatedAttentionOps.FlashPrefillConfig(63, 16, 2, 256).DynamicSharedBytes, Is.EqualTo(104_448));
-        Assert.That(PtxGatedAttentionOps.FlashPrefillConfig(63, 16, 2, 256).Grid, Is.EqualTo(new LaunchDims(8, 2)));
+        Assert.That(PtxGatedAttentionOps.FlashPrefillConfig(63, 16, 2, 256, sequences: 5).Grid, Is.EqualTo(new LaunchDims(8, 2, 5)));
         Assert.That(PtxGatedAttentionOps.FlashDecodeConfig(257, 16, 2, 256).DynamicSharedBytes, Is.EqualTo(75_488));
-        Assert.That(PtxGatedAttentionOps.FlashDecodeConfig(257, 16, 2, 256).Grid, Is.EqualTo(new LaunchDims(2, 2)));
+        Assert.That(PtxGatedAttentionOps.FlashDecodeConfig(257, 16, 2, 256, sequences: 64).Grid, Is.EqualTo(new LaunchDims(2, 2, 64)));
         Assert.That(PtxMoeOps.RouterTopKConfig(3, 512, 10, true).DynamicSharedBytes, Is.EqualTo(2048));
         Assert.That(PtxMoeOps.PermuteConfig(3, 512, 10), Is.EqualTo(new LaunchConfig(1, 1024, 4096)));
     }
@@ -57,8 +57,10 @@ public sealed class LauncherSizeCheckTests
         AssertRefused(() => PtxGatedDeltaOps.QkNormGatesConfig(1, 1, 129, 128, 128), PtxGatedDeltaOps.QkNormGates, "r = Hv/Hk = 129");
         AssertRefused(() => PtxGatedDeltaOps.QkNormGatesConfig(1, 3, 32, 128, 128), PtxGatedDeltaOps.QkNormGates, "Hv = 32");
         AssertRefused(() => PtxGatedDeltaOps.ConvConfig(PtxGatedDeltaOps.ConvStateUpdate, 8192, 5, 9), PtxGatedDeltaOps.ConvStateUpdate, "K = 9");
-        AssertRefused(() => PtxGatedDeltaOps.ConvConfig(PtxGatedDeltaOps.ConvPrefill, 8192, 65536, 4), PtxGatedDeltaOps.ConvPrefill, "T = 65536");
-        Assert.That(PtxGatedDeltaOps.ConvConfig(PtxGatedDeltaOps.ConvPrefill, 8192, 65535, 4).Grid, Is.EqualTo(new LaunchDims(32, 65535)));
+        AssertRefused(() => PtxGatedDeltaOps.ConvConfig(PtxGatedDeltaOps.ConvStep, 8192, 1, 4, sequences: 65536), PtxGatedDeltaOps.ConvStep, "B = 65536");
+        AssertRefused(() => PtxGatedDeltaOps.RecurrentConfig(65536, 16, 32, 128, 128), PtxGatedDeltaOps.Recurrent, "B = 65536");
+        Assert.That(PtxGatedDeltaOps.ConvConfig(PtxGatedDeltaOps.ConvPrefill, 8192, 70000, 4).Grid, Is.EqualTo(new LaunchDims(32, 65535)),
+            "longer prompts stride over the tokens");
     }
 
     [Test]

@@ -83,7 +83,7 @@ public sealed class PtxSignatureCheckTests(Precision precision)
     {
         var shape = new MoeShape(64, 16, 4, 24, 32, true);
         var c = new MoeCase(shape, tokens: 12, seed: 1);
-        using (var resident = c.LoadOn(backend))
+        using (var resident = c.Load(backend))
         {
             var ops = (PtxMoeOps)backend.Moe;
             ops.UnfusedDecode = true;
@@ -92,8 +92,8 @@ public sealed class PtxSignatureCheckTests(Precision precision)
         }
 
         backend.EnableExpertStreaming(shape, layers: 2, slots: 16);
-        using var first = c.LoadOn(backend);
-        using var second = c.LoadOn(backend);
+        using var first = c.Load(backend);
+        using var second = c.Load(backend);
         foreach (int tokens in new[] { 12, 1 })
         {
             RunBlock(backend, shape, tokens, first);

@@ -58,13 +58,13 @@ public sealed class PtxExpertStreamingTests
     {
         var layers = Layers();
         using var resident = PtxBackend.CreateEmulated();
-        var residentWeights = layers.Select(c => c.LoadOn(resident)).ToArray();
+        var residentWeights = layers.Select(c => c.Load(resident)).ToArray();
         var expected = RunSequence(resident, residentWeights, Prefill, 1).Concat(RunSequence(resident, residentWeights, Decode, 2))
             .Concat(RunSequence(resident, residentWeights, Mixed, 3)).ToList();
 
         using var streamed = PtxBackend.CreateEmulated();
         var streaming = streamed.EnableExpertStreaming(Shape, layers: 3, slots: 16);
-        var streamedWeights = layers.Select(c => c.LoadOn(streamed)).ToArray();
+        var streamedWeights = layers.Select(c => c.Load(streamed)).ToArray();
         long bytes = streaming.ExpertBytes;
         streaming.ResetStatistics();
 
@@ -105,7 +105,7 @@ public sealed class PtxExpertStreamingTests
         var layers = Layers();
         using var backend = PtxBackend.CreateEmulated();
         backend.EnableExpertStreaming(Shape, layers: 3, slots: 16);
-        var weights = layers.Select(c => c.LoadOn(backend)).ToArray();
+        var weights = layers.Select(c => c.Load(backend)).ToArray();
         RunSequence(backend, weights, [12, 1], 4);
         using var x = backend.Upload(new float[Shape.Hidden]);
         using var y = backend.Allocate(Shape.Hidden);
@@ -145,7 +145,7 @@ public sealed class PtxExpertStreamingTests
         var c = new MoeCase(Shape, tokens: 12, seed: 9);
         using var backend = PtxBackend.CreateEmulated();
         backend.EnableExpertStreaming(Shape, layers: 1, slots: 10);
-        using var weights = c.LoadOn(backend);
+        using var weights = c.Load(backend);
         using var x = backend.Upload(c.X);
         using var y = backend.Allocate(12L * Shape.Hidden);
         long launches = backend.DriverCounters.Launches;

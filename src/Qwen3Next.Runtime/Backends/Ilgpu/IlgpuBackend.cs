@@ -32,6 +32,7 @@ public sealed class IlgpuBackend : IKernelBackend, ILayerStaging, IForwardCapaci
         this.ownsDevice = ownsDevice;
         emulated = emulator is null ? null : new EmulatedIlgpuKernels(emulator);
         Kernels = new IlgpuKernelLoader(device.Accelerator, emulated);
+        Batches = new IlgpuBatchMetadata(this);
         Basic = new IlgpuBasicOps(this);
         GatedDelta = new IlgpuGatedDeltaOps(this);
         Attention = new IlgpuGatedAttentionOps(this);
@@ -55,6 +56,9 @@ public sealed class IlgpuBackend : IKernelBackend, ILayerStaging, IForwardCapaci
 
     /// <summary>Loads the op families' kernels: through ILGPU, or onto the PTX emulator.</summary>
     public IlgpuKernelLoader Kernels { get; }
+
+    /// <summary>The device copy of the current <see cref="SequenceBatch"/>, shared by the op families.</summary>
+    public IlgpuBatchMetadata Batches { get; }
 
     /// <summary>The emulator running this backend's kernels, or null.</summary>
     public EmulatedGpu? Emulator => emulated?.Gpu;
@@ -220,6 +224,7 @@ public sealed class IlgpuBackend : IKernelBackend, ILayerStaging, IForwardCapaci
             (family as IDisposable)?.Dispose();
         }
 
+        Batches.Dispose();
         emulated?.Dispose();
         if (ownsDevice)
         {

@@ -58,6 +58,7 @@ public sealed class PtxBackend : IKernelBackend, IForwardCapacity
             throw;
         }
 
+        Batches = new PtxBatchMetadata(this);
         Basic = PtxBasic = new PtxBasicOps(this);
         GatedDelta = new PtxGatedDeltaOps(this);
         Attention = new PtxGatedAttentionOps(this);
@@ -149,6 +150,9 @@ public sealed class PtxBackend : IKernelBackend, IForwardCapacity
     public PtxSignatures Signatures { get; }
 
     internal DeviceWorkspace Workspace { get; }
+
+    /// <summary>The device copy of the current <see cref="SequenceBatch"/>, shared by the op families.</summary>
+    internal PtxBatchMetadata Batches { get; }
 
     internal PtxBasicOps PtxBasic { get; }
 

@@ -9,6 +9,8 @@ namespace Qwen3Next.Backends.Reference;
 /// <summary>The C# reference: clear float32 code written from the spec. Every other backend is checked against it.</summary>
 public sealed class ReferenceBackend : IKernelBackend, IBasicOps, IGatedDeltaOps, IGatedAttentionOps, IMoeOps
 {
+    private readonly HostRopeTable rope = new();
+
     public string Name => "reference";
 
     /// <summary>The reference is the fp32 specification; it has no fast mode.</summary>
@@ -143,13 +145,52 @@ public sealed class ReferenceBackend : IKernelBackend, IBasicOps, IGatedDeltaOps
             W(weights.Norm).Values, H(state.Conv), H(state.Recurrent), H(y));
     }
 
+    public void Rule(GatedDeltaShape shape, SequenceBatch batch, DeviceTensor q, DeviceTensor k, DeviceTensor v, DeviceTensor g, DeviceTensor beta,
+        DeviceTensor states, DeviceTensor o, bool l2Normalize, float scale, GatedDeltaMode mode)
+    {
+        using var use = OpContracts.Rule(Access, shape, batch, q, k, v, g, beta, states, o, scale);
+        int qk = shape.KeyHeads * shape.KeyDim, vo = shape.ValueHeads * shape.ValueDim, heads = shape.ValueHeads, slot = heads * shape.KeyDim * shape.ValueDim;
+        for (int b = 0; b < batch.Count; b++)
+        {
+            int t0 = batch.CuSeqlens[b], n = batch.Length(b);
+            GatedDeltaRuleReference.Run(shape with { Tokens = n }, H(q).AsSpan(t0 * qk, n * qk), H(k).AsSpan(t0 * qk, n * qk), H(v).AsSpan(t0 * vo, n * vo),
+                H(g).AsSpan(t0 * heads, n * heads), H(beta).AsSpan(t0 * heads, n * heads), H(states).AsSpan(batch.SlotIds[b] * slot, slot),
+                H(o).AsSpan(t0 * vo, n * vo), l2Normalize, scale, mode);
+        }
+    }
+
+    public void Mixer(GatedDeltaNetShape shape, SequenceBatch batch, DeviceTensor qkvz, DeviceTensor ba, GatedDeltaNetWeights weights,
+        LinearAttentionStatePool states, DeviceTensor y)
+    {
+        using var use = OpContracts.GatedDeltaNet(Access, shape, batch, qkvz, ba, weights, states, y);
+        var conv = W(weights.Conv);
+        var convWeight = new float[conv.Length];
+        Bf16.Widen(conv.Bits, convWeight);
+        int convSlot = shape.ConvDim * shape.ConvKernel, recurrentSlot = shape.ValueHeads * shape.KeyDim * shape.ValueDim;
+        for (int b = 0; b < batch.Count; b++)
+        {
+            int t0 = batch.CuSeqlens[b], n = batch.Length(b), slot = batch.SlotIds[b];
+            GatedDeltaNetReference.Mixer(shape, n, H(qkvz).AsSpan(t0 * shape.QkvzWidth, n * shape.QkvzWidth), H(ba).AsSpan(t0 * shape.BaWidth, n * shape.BaWidth),
+                convWeight, W(weights.ALog).Values, W(weights.DtBias).Values, W(weights.Norm).Values, H(states.Conv).AsSpan(slot * convSlot, convSlot),
+                H(states.Recurrent).AsSpan(slot * recurrentSlot, recurrentSlot), H(y).AsSpan(t0 * shape.ValueWidth, n * shape.ValueWidth));
+        }
+    }
+
     public void Mixer(GatedAttentionShape shape, int tokens, DeviceTensor qg, DeviceTensor k, DeviceTensor v,
         DeviceWeight qNorm, DeviceWeight kNorm, KvCache cache, DeviceTensor y)
     {
         using var use = OpContracts.GatedAttention(Access, shape, tokens, qg, k, v, qNorm, kNorm, cache, y);
-        GatedAttentionReference.Mixer(shape, tokens, H(qg), H(k), H(v), W(qNorm).Values, W(kNorm).Values,
-            H(cache.Keys), H(cache.Values), cache.Capacity, cache.Length, H(y));
+        Mixer(shape, SequenceBatch.Single(cache.Length, tokens), qg, k, v, qNorm, kNorm, PagedKvCache.Of(cache), y);
         cache.Length += tokens;
+    }
+
+    public void Mixer(GatedAttentionShape shape, SequenceBatch batch, DeviceTensor qg, DeviceTensor k, DeviceTensor v,
+        DeviceWeight qNorm, DeviceWeight kNorm, PagedKvCache cache, DeviceTensor y)
+    {
+        using var use = OpContracts.GatedAttention(Access, shape, batch, qg, k, v, qNorm, kNorm, cache, y);
+        var table = rope.Covering(shape, batch.MaxPositionUsed + 1);
+        GatedAttentionReference.Mixer(shape, batch, H(qg), H(k), H(v), W(qNorm).Values, W(kNorm).Values, H(cache.Keys), H(cache.Values),
+            cache.PageSize, table, H(y));
     }
 
     public void Block(MoeShape shape, int tokens, DeviceTensor x, MoeWeights weights, DeviceTensor y, MoeRouting? routing = null, bool accumulate = false)

@@ -3,12 +3,13 @@ using Qwen3Next.Backends;
 namespace Qwen3Next.Ops.Attention;
 
 /// <summary>
-/// Host-side choice of tiles and KV splits for <see cref="FlashAttentionKernels"/>, and the shape checks
-/// that keep every size inside the kernels' compile-time shared-memory arrays.
+/// Host-side choice of tiles and KV splits for <see cref="FlashAttentionKernels"/> over a packed batch (the unit list:
+/// tiles never cross a sequence), and the shape checks that keep every size inside the kernels' compile-time
+/// shared-memory arrays.
 /// </summary>
 public static class AttentionTiling
 {
-    /// <summary>Most KV splits of one decode step; enough to give an H200's 132 SMs work with 2 kv heads.</summary>
+    /// <summary>Most KV splits of one decode token; enough to give an H200's 132 SMs work with 2 kv heads.</summary>
     public const int MaxSplits = 64;
 
     /// <summary>Fewest cache positions per split: below this the combine pass costs more than the split saves.</summary>
@@ -48,27 +49,58 @@ public static class AttentionTiling
         }
     }
 
-    /// <summary>Prefill: as many tokens per tile as the rows allow (at most T), one split.</summary>
-    public static AttentionLaunchDims Prefill(GatedAttentionShape s, int tokens, int cached, int capacity)
+    /// <summary>
+    /// KV splits of a decode token that sees <paramref name="visible"/> cache rows: pieces of at least MinSplitLength rows,
+    /// each a whole number of KV tiles, at most MaxSplits, so long caches spread over many groups and short ones stay in one.
+    /// </summary>
+    public static int Splits(GatedAttentionShape s, int visible) => (visible + SplitLength(s, visible) - 1) / SplitLength(s, visible);
+
+    private static int SplitLength(GatedAttentionShape s, int visible)
     {
-        int tokensPerTile = Math.Max(1, Math.Min(tokens, MaxRows(s.HeadDim) / s.Group));
         int kvTile = KvTile(s.HeadDim);
-        return new AttentionLaunchDims(tokens, cached, s.QueryHeads, s.KeyValueHeads, s.HeadDim, s.RotaryDim, capacity,
-            tokensPerTile, kvTile, 1, cached + tokens, s.Scale, s.Eps);
+        int length = Math.Max(MinSplitLength, (visible + MaxSplits - 1) / MaxSplits);
+        return (length + kvTile - 1) / kvTile * kvTile;
     }
 
     /// <summary>
-    /// Decode (T = 1): split the visible cache into ≤ MaxSplits pieces of at least MinSplitLength positions,
-    /// each a whole number of KV tiles, so long caches spread over many groups and short ones stay in one.
+    /// The launch over <paramref name="batch"/>: a decode batch splits every sequence's cache into the splits of the longest
+    /// context (shorter contexts into as many shorter pieces, some possibly empty), any other batch gets tiles of as many tokens
+    /// as the rows allow within each sequence and one split.
     /// </summary>
-    public static AttentionLaunchDims Decode(GatedAttentionShape s, int cached, int capacity)
+    public static (AttentionLaunchDims Dims, int[] Units) Plan(GatedAttentionShape s, SequenceBatch batch, int pageSize)
     {
-        int visible = cached + 1;
         int kvTile = KvTile(s.HeadDim);
-        int length = Math.Max(MinSplitLength, (visible + MaxSplits - 1) / MaxSplits);
-        length = (length + kvTile - 1) / kvTile * kvTile;
-        int splits = (visible + length - 1) / length;
-        return new AttentionLaunchDims(1, cached, s.QueryHeads, s.KeyValueHeads, s.HeadDim, s.RotaryDim, capacity,
-            1, kvTile, splits, length, s.Scale, s.Eps);
+        var units = new List<int>();
+        int tokensPerTile = 1, splits = 1;
+        if (batch.IsDecode)
+        {
+            splits = Splits(s, batch.MaxContext);
+            for (int b = 0; b < batch.Count; b++)
+            {
+                int context = batch.ContextLengths[b];
+                int length = ((context + splits - 1) / splits + kvTile - 1) / kvTile * kvTile;
+                for (int split = 0; split < splits; split++)
+                {
+                    int start = Math.Min(context, split * length);
+                    units.AddRange([b, 0, split, start, Math.Min(context, start + length)]);
+                }
+            }
+        }
+        else
+        {
+            tokensPerTile = Math.Max(1, Math.Min(batch.MaxLength, MaxRows(s.HeadDim) / s.Group));
+            for (int b = 0; b < batch.Count; b++)
+            {
+                int length = batch.Length(b), first = batch.ContextLengths[b] - length;
+                for (int t0 = 0; t0 < length; t0 += tokensPerTile)
+                {
+                    units.AddRange([b, t0, 0, 0, first + Math.Min(length, t0 + tokensPerTile)]);
+                }
+            }
+        }
+
+        var dims = new AttentionLaunchDims(batch.TotalTokens, s.QueryHeads, s.KeyValueHeads, s.HeadDim, s.RotaryDim, pageSize, tokensPerTile, kvTile,
+            splits, units.Count / AttentionLaunchDims.UnitInts, s.Scale, s.Eps, batch.Layout);
+        return (dims, [.. units]);
     }
 }

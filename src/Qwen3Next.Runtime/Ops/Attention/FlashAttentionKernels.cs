@@ -5,10 +5,11 @@ using Qwen3Next.Ops.Basic;
 namespace Qwen3Next.Ops.Attention;
 
 /// <summary>
-/// Causal flash attention over the KV cache with GQA sharing and the sigmoid output gate.
-/// A work unit is (kv head j, query tile, KV split): its <see cref="AttentionLaunchDims.Rows"/> query rows are
-/// the tile's tokens × the Group query heads that read kv head j, so every K/V tile staged in shared memory
-/// is used by the whole GQA group. Softmax is online in float32 (running max m, sum l, unnormalised O).
+/// Causal flash attention over a paged KV cache with GQA sharing and the sigmoid output gate, for a packed batch.
+/// A work unit is (kv head j, entry of the host's unit list = tile of one sequence's tokens and a KV range): its
+/// <see cref="AttentionLaunchDims.Rows"/> query rows are the tile's tokens × the Group query heads that read kv head j,
+/// so every K/V tile staged in shared memory is used by the whole GQA group. Token i of sequence b sits at cache index
+/// ctx[b] − len(b) + i and sees cache indices up to it; cache rows are found through b's block table. Softmax is online in float32 (running max m, sum l, unnormalised O).
 /// Per KV tile there are four barriers: after the K/V load, after the scores, after the row statistics,
 /// and after the O update (the next load overwrites K/V). With one split the epilogue writes
 /// <c>y = O/l ⊙ sigmoid(gate)</c>; with several it writes partial (O, m, l) for <see cref="Combine"/>.
@@ -31,8 +32,8 @@ public static class FlashAttentionKernels
     /// <summary>
     /// Partials layout (Splits &gt; 1): O <c>[T, Hq, Splits, D]</c> unnormalised, stats <c>[T, Hq, Splits, 2]</c> = (m, l).
     /// </summary>
-    public static void Flash(AttentionLaunchDims a, ArrayView<float> queries, ArrayView<float> qg, ArrayView<float> keyCache,
-        ArrayView<float> valueCache, ArrayView<float> y, ArrayView<float> partialO, ArrayView<float> partialStats)
+    public static void Flash(AttentionLaunchDims a, ArrayView<int> batch, ArrayView<int> work, ArrayView<float> queries, ArrayView<float> qg,
+        ArrayView<float> keyPages, ArrayView<float> valuePages, ArrayView<float> y, ArrayView<float> partialO, ArrayView<float> partialStats)
     {
         var ks = SharedMemory.Allocate<float>(KvFloats);
         var vs = SharedMemory.Allocate<float>(KvFloats);
@@ -44,17 +45,16 @@ public static class FlashAttentionKernels
 
         int d = a.HeadDim, rows = a.Rows, group = a.Group, bk = a.KvTile, kStride = d + 1;
         int tid = Group.IdxX, threads = Group.DimX;
-        int units = a.KeyValueHeads * a.QueryTiles * a.Splits;
+        var layout = a.Batch;
+        int units = a.KeyValueHeads * a.Units, pageSize = a.PageSize;
         for (int u = Grid.IdxX; u < units; u += Grid.DimX)
         {
-            int split = u % a.Splits, rest = u / a.Splits;
-            int tile = rest % a.QueryTiles, j = rest / a.QueryTiles;
-            int t0 = tile * a.TokensPerTile;
-            int validTokens = XMath.Min(a.TokensPerTile, a.Tokens - t0);
-            int visibleEnd = a.Cached + t0 + validTokens;
-            int kvStart = split * a.SplitLength;
-            int kvStop = XMath.Min(visibleEnd, kvStart + a.SplitLength);
-            long cacheBase = (long)j * a.Capacity * d;
+            int entry = (u % a.Units) * AttentionLaunchDims.UnitInts, j = u / a.Units;
+            int b = work[entry], t0 = work[entry + 1], split = work[entry + 2], kvStart = work[entry + 3], kvStop = work[entry + 4];
+            int first = batch[layout.CuSeqlens + b], length = batch[layout.CuSeqlens + b + 1] - first;
+            int cached = batch[layout.ContextLengths + b] - length;
+            int validTokens = XMath.Min(a.TokensPerTile, length - t0);
+            int table = layout.BlockTables + (b * layout.MaxPages);
 
             // Each thread initialises exactly the rows/elements it updates later, so no barrier is needed here.
             for (int r = tid; r < rows; r += threads)
@@ -68,15 +68,23 @@ public static class FlashAttentionKernels
                 o[e] = 0f;
             }
 
+            // An empty KV split (a short context in a decode batch split for a longer one) goes straight to the
+            // epilogue, whose threads read rows other threads initialised: publish them first (the condition is the
+            // same for the whole group).
+            if (kvStart >= kvStop)
+            {
+                Group.Barrier();
+            }
+
             for (int c0 = kvStart; c0 < kvStop; c0 += bk)
             {
                 int n = XMath.Min(bk, kvStop - c0);
                 for (int e = tid; e < n * d; e += threads)
                 {
-                    int c = e / d, i = e % d;
-                    long at = cacheBase + ((long)(c0 + c) * d) + i;
-                    ks[(c * kStride) + i] = keyCache[at];
-                    vs[(c * d) + i] = valueCache[at];
+                    int c = e / d, i = e % d, row = c0 + c;
+                    long at = ((((long)batch[table + (row / pageSize)] * a.KeyValueHeads) + j) * pageSize + (row % pageSize)) * d + i;
+                    ks[(c * kStride) + i] = keyPages[at];
+                    vs[(c * d) + i] = valuePages[at];
                 }
 
                 Group.Barrier();
@@ -84,11 +92,11 @@ public static class FlashAttentionKernels
                 {
                     int r = e / n, c = e % n;
                     int tokenInTile = XMath.Min(r / group, validTokens - 1);
-                    int position = a.Cached + t0 + tokenInTile;
+                    int position = cached + t0 + tokenInTile;
                     float score = float.NegativeInfinity;
                     if (c0 + c <= position)
                     {
-                        long q = ((long)(((t0 + tokenInTile) * a.QueryHeads) + (j * group) + (r % group))) * d;
+                        long q = ((long)(((first + t0 + tokenInTile) * a.QueryHeads) + (j * group) + (r % group))) * d;
                         int kRow = c * kStride;
                         float dot = 0f;
                         for (int i = 0; i < d; i++)
@@ -151,7 +159,7 @@ public static class FlashAttentionKernels
                     continue;
                 }
 
-                long head = ((long)(t0 + tokenInTile) * a.QueryHeads) + (j * group) + (r % group);
+                long head = ((long)(first + t0 + tokenInTile) * a.QueryHeads) + (j * group) + (r % group);
                 if (a.Splits == 1)
                 {
                     float gate = qg[(head * 2 * d) + d + i];

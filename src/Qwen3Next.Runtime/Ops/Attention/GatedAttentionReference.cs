@@ -4,106 +4,122 @@ using Qwen3Next.Ops.Basic;
 namespace Qwen3Next.Ops.Attention;
 
 /// <summary>
-/// Reference of the gated attention mixer core. qg <c>[T, Hq, 2D]</c> per head [query | gate];
-/// k, v <c>[T, Hkv·D]</c>; cache keys/values <c>[Hkv, capacity, D]</c>; y <c>[T, Hq·D]</c>.
-/// Tokens sit at positions cache.Length + t; the cache keeps keys after k_norm and RoPE.
+/// Reference of the gated attention mixer core over a packed batch and a paged cache. qg <c>[T, Hq, 2D]</c> per head
+/// [query | gate]; k, v <c>[T, Hkv·D]</c>; key/value pages <c>[pages, Hkv, page_size, D]</c>; y <c>[T, Hq·D]</c>.
+/// Token i of sequence b is rotated at its position and stored at cache index <c>ctx[b] − len(b) + i</c>, which it
+/// attends up to; the cache keeps keys after k_norm and RoPE. Scores and softmax in float64.
 /// </summary>
 public static class GatedAttentionReference
 {
+    /// <summary>The contiguous single-sequence form: cache <c>[Hkv, capacity, D]</c>, tokens at positions <c>cached ..</c>.</summary>
     public static void Mixer(GatedAttentionShape s, int tokens, ReadOnlySpan<float> qg, ReadOnlySpan<float> k, ReadOnlySpan<float> v,
         ReadOnlySpan<float> qNorm, ReadOnlySpan<float> kNorm, Span<float> keyCache, Span<float> valueCache, int capacity, int cached,
         Span<float> y)
     {
-        int d = s.HeadDim;
-        var q = new float[tokens * s.QueryHeads * d];
-        var inverseFrequency = InverseFrequencies(s);
-        for (int t = 0; t < tokens; t++)
-        {
-            int pos = cached + t;
-            for (int h = 0; h < s.QueryHeads; h++)
-            {
-                var qh = q.AsSpan(((t * s.QueryHeads) + h) * d, d);
-                RmsNormReference.Run(qg.Slice(((t * s.QueryHeads) + h) * 2 * d, d), qNorm, qh, 1, d, s.Eps, zeroCentred: true);
-                Rope(qh, s.RotaryDim, pos, inverseFrequency);
-            }
+        var batch = SequenceBatch.Single(cached, tokens);
+        var rope = RopeTable.Build(s.RotaryDim, s.RopeTheta, RopeTable.RowsFor(cached + tokens));
+        Mixer(s, batch, qg, k, v, qNorm, kNorm, keyCache, valueCache, capacity, rope, y);
+    }
 
-            for (int j = 0; j < s.KeyValueHeads; j++)
+    public static void Mixer(GatedAttentionShape s, SequenceBatch batch, ReadOnlySpan<float> qg, ReadOnlySpan<float> k, ReadOnlySpan<float> v,
+        ReadOnlySpan<float> qNorm, ReadOnlySpan<float> kNorm, Span<float> keyPages, Span<float> valuePages, int pageSize,
+        ReadOnlySpan<float> rope, Span<float> y)
+    {
+        int d = s.HeadDim, tokens = batch.TotalTokens;
+        var q = new float[tokens * s.QueryHeads * d];
+        for (int b = 0; b < batch.Count; b++)
+        {
+            var pages = new PagedRows(batch, b, pageSize, s.KeyValueHeads, d);
+            int first = batch.CuSeqlens[b], length = batch.Length(b), start = batch.ContextLengths[b] - length;
+            for (int i = 0; i < length; i++)
             {
-                var kc = keyCache.Slice(((j * capacity) + pos) * d, d);
-                RmsNormReference.Run(k.Slice((t * s.KeyValueWidth) + (j * d), d), kNorm, kc, 1, d, s.Eps, zeroCentred: true);
-                Rope(kc, s.RotaryDim, pos, inverseFrequency);
-                v.Slice((t * s.KeyValueWidth) + (j * d), d).CopyTo(valueCache.Slice(((j * capacity) + pos) * d, d));
+                int t = first + i, pos = batch.Positions[t];
+                for (int h = 0; h < s.QueryHeads; h++)
+                {
+                    var qh = q.AsSpan(((t * s.QueryHeads) + h) * d, d);
+                    RmsNormReference.Run(qg.Slice(((t * s.QueryHeads) + h) * 2 * d, d), qNorm, qh, 1, d, s.Eps, zeroCentred: true);
+                    RopeTable.Rotate(qh, s.RotaryDim, pos, rope);
+                }
+
+                for (int j = 0; j < s.KeyValueHeads; j++)
+                {
+                    long row = pages.Row(j, start + i);
+                    var kc = keyPages.Slice((int)row, d);
+                    RmsNormReference.Run(k.Slice((t * s.KeyValueWidth) + (j * d), d), kNorm, kc, 1, d, s.Eps, zeroCentred: true);
+                    RopeTable.Rotate(kc, s.RotaryDim, pos, rope);
+                    v.Slice((t * s.KeyValueWidth) + (j * d), d).CopyTo(valuePages.Slice((int)row, d));
+                }
             }
         }
 
-        var scores = new double[cached + tokens];
-        for (int t = 0; t < tokens; t++)
+        for (int b = 0; b < batch.Count; b++)
         {
-            int visible = cached + t + 1;
-            for (int h = 0; h < s.QueryHeads; h++)
+            var pages = new PagedRows(batch, b, pageSize, s.KeyValueHeads, d);
+            int first = batch.CuSeqlens[b], length = batch.Length(b), start = batch.ContextLengths[b] - length;
+            for (int i = 0; i < length; i++)
             {
-                int j = h / s.Group;
-                var qh = q.AsSpan(((t * s.QueryHeads) + h) * d, d);
-                double max = double.NegativeInfinity;
-                for (int p = 0; p < visible; p++)
-                {
-                    double dot = 0;
-                    var kp = keyCache.Slice(((j * capacity) + p) * d, d);
-                    for (int i = 0; i < d; i++)
-                    {
-                        dot += (double)qh[i] * kp[i];
-                    }
+                Attend(s, first + i, start + i + 1, pages, q, qg, keyPages, valuePages, y);
+            }
+        }
+    }
 
-                    scores[p] = dot * s.Scale;
-                    max = Math.Max(max, scores[p]);
-                }
+    /// <summary>y of token t over cache indices [0, <paramref name="visible"/>) of its sequence, every query head.</summary>
+    private static void Attend(GatedAttentionShape s, int t, int visible, PagedRows pages, float[] q, ReadOnlySpan<float> qg,
+        ReadOnlySpan<float> keyPages, ReadOnlySpan<float> valuePages, Span<float> y)
+    {
+        int d = s.HeadDim;
+        var scores = new double[visible];
+        var rows = new int[visible];
+        for (int h = 0; h < s.QueryHeads; h++)
+        {
+            int j = h / s.Group;
+            for (int p = 0; p < visible; p++)
+            {
+                rows[p] = (int)pages.Row(j, p);
+            }
 
-                double total = 0;
-                for (int p = 0; p < visible; p++)
-                {
-                    scores[p] = Math.Exp(scores[p] - max);
-                    total += scores[p];
-                }
-
-                var gate = qg.Slice((((t * s.QueryHeads) + h) * 2 * d) + d, d);
-                var yh = y.Slice((t * s.OutputWidth) + (h * d), d);
+            var qh = q.AsSpan(((t * s.QueryHeads) + h) * d, d);
+            double max = double.NegativeInfinity;
+            for (int p = 0; p < visible; p++)
+            {
+                double dot = 0;
+                var kp = keyPages.Slice(rows[p], d);
                 for (int i = 0; i < d; i++)
                 {
-                    double acc = 0;
-                    for (int p = 0; p < visible; p++)
-                    {
-                        acc += scores[p] * valueCache[(((j * capacity) + p) * d) + i];
-                    }
-
-                    yh[i] = (float)(acc / total) * Activations.Sigmoid(gate[i]);
+                    dot += (double)qh[i] * kp[i];
                 }
+
+                scores[p] = dot * s.Scale;
+                max = Math.Max(max, scores[p]);
+            }
+
+            double total = 0;
+            for (int p = 0; p < visible; p++)
+            {
+                scores[p] = Math.Exp(scores[p] - max);
+                total += scores[p];
+            }
+
+            var gate = qg.Slice((((t * s.QueryHeads) + h) * 2 * d) + d, d);
+            var yh = y.Slice((t * s.OutputWidth) + (h * d), d);
+            for (int i = 0; i < d; i++)
+            {
+                double acc = 0;
+                for (int p = 0; p < visible; p++)
+                {
+                    acc += scores[p] * valuePages[rows[p] + i];
+                }
+
+                yh[i] = (float)(acc / total) * Activations.Sigmoid(gate[i]);
             }
         }
     }
 
-    /// <summary>inv_freq[i] = θ^(−2i/rotary_dim), computed in float32 like the reference library.</summary>
-    public static float[] InverseFrequencies(GatedAttentionShape s)
+    /// <summary>Where cache index c of kv head j of one sequence lives in the page pool: page <c>table[c / page_size]</c>, row <c>c % page_size</c>.</summary>
+    private readonly struct PagedRows(SequenceBatch batch, int b, int pageSize, int kvHeads, int headDim)
     {
-        var f = new float[s.RotaryDim / 2];
-        for (int i = 0; i < f.Length; i++)
-        {
-            f[i] = 1f / MathF.Pow(s.RopeTheta, 2f * i / s.RotaryDim);
-        }
+        private readonly int[] table = batch.BlockTables.Slice(b * batch.MaxPagesPerSequence, batch.MaxPagesPerSequence).ToArray();
 
-        return f;
-    }
-
-    /// <summary>Rotate-half RoPE on the first rotary_dim values: dim i pairs with i + rotary_dim/2.</summary>
-    public static void Rope(Span<float> x, int rotaryDim, int position, ReadOnlySpan<float> inverseFrequency)
-    {
-        int half = rotaryDim / 2;
-        for (int i = 0; i < half; i++)
-        {
-            float angle = position * inverseFrequency[i];
-            float cos = MathF.Cos(angle), sin = MathF.Sin(angle);
-            float a = x[i], b = x[i + half];
-            x[i] = (a * cos) - (b * sin);
-            x[i + half] = (b * cos) + (a * sin);
-        }
+        public long Row(int j, int c) => ((((long)table[c / pageSize] * kvHeads) + j) * pageSize + (c % pageSize)) * headDim;
     }
 }

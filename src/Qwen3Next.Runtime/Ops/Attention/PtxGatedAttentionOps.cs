@@ -6,9 +6,10 @@ using static Qwen3Next.Backends.Ptx.LaunchChecks;
 namespace Qwen3Next.Ops.Attention;
 
 /// <summary>
-/// Launchers of <c>kernels/attention/*.cu</c> (ABI in <c>kernels/README.md</c>). Prefill (T &gt; 1): qk_norm_rope →
-/// flash_prefill. Decode (T = 1): qk_norm_rope → flash_decode (split-KV, 256 positions per split) → decode_combine.
-/// q_norm/k_norm, RoPE and the cache append happen in qk_norm_rope; the sigmoid gate in the last kernel. No host sync.
+/// Launchers of <c>kernels/attention/*.cu</c> (ABI in <c>kernels/README.md</c>), over a packed batch and a paged cache.
+/// Prefill or mixed batch: qk_norm_rope → flash_prefill. Decode batch (one token per sequence): qk_norm_rope →
+/// flash_decode (split-KV per sequence, up to 256 cache rows per split) → decode_combine. q_norm/k_norm, RoPE (from the
+/// shared table) and the paged cache append happen in qk_norm_rope; the sigmoid gate in the last kernel. No host sync.
 /// </summary>
 public sealed class PtxGatedAttentionOps(PtxBackend backend) : IGatedAttentionOps
 {
@@ -23,6 +24,8 @@ public sealed class PtxGatedAttentionOps(PtxBackend backend) : IGatedAttentionOp
     public static IReadOnlyList<string> KernelNames { get; } = [QkNormRope, FlashPrefill, FlashDecode, DecodeCombine];
 
     private readonly KernelArguments args = new();
+    private readonly HostRopeTable rope = new();
+    private int ropeVersion = -1;
 
     internal static void CheckHeads(string kernel, int queryHeads, int kvHeads, int headDim)
     {
@@ -42,24 +45,29 @@ public sealed class PtxGatedAttentionOps(PtxBackend backend) : IGatedAttentionOp
         return new LaunchConfig(new LaunchDims(tokens, queryHeads + kvHeads), 128);
     }
 
-    /// <summary>One block per 64 query rows = 64/G tokens x G heads; dyn smem 4·(80·(D+4) + 16·D + 1024 + 192): 104,448 B at D = 256.</summary>
-    internal static LaunchConfig FlashPrefillConfig(int tokens, int queryHeads, int kvHeads, int headDim)
+    /// <summary>One block per 64 query rows = 64/G tokens x G heads of one sequence: grid (ceil(max_len / (64/G)), Hkv, B);
+    /// dyn smem 4·(80·(D+4) + 16·D + 1024 + 192): 104,448 B at D = 256.</summary>
+    internal static LaunchConfig FlashPrefillConfig(int maxLength, int queryHeads, int kvHeads, int headDim, int sequences = 1)
     {
         CheckHeads(FlashPrefill, queryHeads, kvHeads, headDim);
-        Positive(FlashPrefill, "T", tokens);
+        Positive(FlashPrefill, "max_len", maxLength);
         Require(headDim is 64 or 128 or 256, FlashPrefill, $"D = {headDim} must be 64, 128 or 256");
         int group = queryHeads / kvHeads;
         Require(64 % group == 0, FlashPrefill, $"G = Hq/Hkv = {group} must divide 64");
         AtMost(FlashPrefill, "Hkv", kvHeads, 65535);
-        var config = new LaunchConfig(new LaunchDims(CeilDiv(tokens, 64 / group), kvHeads), 256, 4 * ((80 * (headDim + 4)) + (16 * headDim) + 1024 + 192));
+        AtMost(FlashPrefill, "B", sequences, 65535);
+        var config = new LaunchConfig(new LaunchDims(CeilDiv(maxLength, 64 / group), kvHeads, sequences), 256,
+            4 * ((80 * (headDim + 4)) + (16 * headDim) + 1024 + 192));
         config.Validate(FlashPrefill);
         return config;
     }
 
+    /// <summary>KV splits of every sequence of a decode batch: enough for <paramref name="kvLength"/> (the longest context) at
+    /// <see cref="DecodeSplit"/> cache rows per split; shorter contexts split into as many, shorter pieces.</summary>
     public static int DecodeSplits(int kvLength) => Math.Max(1, CeilDiv(kvLength, DecodeSplit));
 
-    /// <summary>Dyn smem 4·(G·(D+4) + 32·(D+4) + 32·D + 32·G + 3·G): 75,488 B at G = 8, D = 256.</summary>
-    internal static LaunchConfig FlashDecodeConfig(int kvLength, int queryHeads, int kvHeads, int headDim)
+    /// <summary>Grid (splits, Hkv, B); dyn smem 4·(G·(D+4) + 32·(D+4) + 32·D + 32·G + 3·G): 75,488 B at G = 8, D = 256.</summary>
+    internal static LaunchConfig FlashDecodeConfig(int kvLength, int queryHeads, int kvHeads, int headDim, int sequences = 1)
     {
         CheckHeads(FlashDecode, queryHeads, kvHeads, headDim);
         Positive(FlashDecode, "kv_len", kvLength);
@@ -68,58 +76,88 @@ public sealed class PtxGatedAttentionOps(PtxBackend backend) : IGatedAttentionOp
         AtMost(FlashDecode, "G·D", (long)group * headDim, 4096);
         Require(headDim % 4 == 0, FlashDecode, $"D = {headDim} must be a multiple of 4");
         AtMost(FlashDecode, "Hkv", kvHeads, 65535);
-        var config = new LaunchConfig(new LaunchDims(DecodeSplits(kvLength), kvHeads), 256,
+        AtMost(FlashDecode, "B", sequences, 65535);
+        var config = new LaunchConfig(new LaunchDims(DecodeSplits(kvLength), kvHeads, sequences), 256,
             4 * ((group * (headDim + 4)) + (32 * (headDim + 4)) + (32 * headDim) + (32 * group) + (3 * group)));
         config.Validate(FlashDecode);
         return config;
     }
 
-    internal static LaunchConfig DecodeCombineConfig(int queryHeads, int headDim)
+    internal static LaunchConfig DecodeCombineConfig(int queryHeads, int headDim, int sequences = 1)
     {
         Positive(DecodeCombine, "Hq", queryHeads);
         Positive(DecodeCombine, "D", headDim);
-        return new LaunchConfig(queryHeads, 256);
+        AtMost(DecodeCombine, "B", sequences, 65535);
+        return new LaunchConfig(new LaunchDims(queryHeads, sequences), 256);
     }
 
     public void Mixer(GatedAttentionShape shape, int tokens, DeviceTensor qg, DeviceTensor k, DeviceTensor v,
         DeviceWeight qNorm, DeviceWeight kNorm, KvCache cache, DeviceTensor y)
     {
         using var use = OpContracts.GatedAttention(backend.Access, shape, tokens, qg, k, v, qNorm, kNorm, cache, y);
-        var (t, hq, hkv, d) = (tokens, shape.QueryHeads, shape.KeyValueHeads, shape.HeadDim);
-        int start = cache.Length, capacity = cache.Capacity;
+        Mixer(shape, SequenceBatch.Single(cache.Length, tokens), qg, k, v, qNorm, kNorm, PagedKvCache.Of(cache), y);
+        cache.Length += tokens;
+    }
+
+    /// <summary>A decode batch (one token per sequence) takes flash_decode + combine, any other batch flash_prefill, whose
+    /// tiles never cross a sequence (a one-token sequence in a mixed batch is a tile of its own, without KV splits).</summary>
+    public void Mixer(GatedAttentionShape shape, SequenceBatch batch, DeviceTensor qg, DeviceTensor k, DeviceTensor v,
+        DeviceWeight qNorm, DeviceWeight kNorm, PagedKvCache cache, DeviceTensor y)
+    {
+        using var use = OpContracts.GatedAttention(backend.Access, shape, batch, qg, k, v, qNorm, kNorm, cache, y);
+        var (t, hq, hkv, d, sequences) = (batch.TotalTokens, shape.QueryHeads, shape.KeyValueHeads, shape.HeadDim, batch.Count);
+        bool decode = batch.IsDecode;
         var ropeConfig = QkNormRopeConfig(t, hq, hkv, d, shape.RotaryDim);
-        var attend = t == 1 ? FlashDecodeConfig(start + 1, hq, hkv, d) : FlashPrefillConfig(t, hq, hkv, d);
+        var attend = decode ? FlashDecodeConfig(batch.MaxContext, hq, hkv, d, sequences) : FlashPrefillConfig(batch.MaxLength, hq, hkv, d, sequences);
+        var combineConfig = DecodeCombineConfig(hq, d, sequences);
+        long pool = (long)cache.NumPages * hkv * cache.PageSize * d;
         Holds(QkNormRope, "qg", qg.Length, (long)t * shape.QueryGateWidth);
         Holds(QkNormRope, "k", k.Length, (long)t * shape.KeyValueWidth);
         Holds(QkNormRope, "v", v.Length, (long)t * shape.KeyValueWidth);
         Holds(QkNormRope, "q_norm_w", qNorm.Length, d);
         Holds(QkNormRope, "k_norm_w", kNorm.Length, d);
-        Holds(QkNormRope, "k_cache", cache.Keys.Length, (long)hkv * capacity * d);
-        Holds(QkNormRope, "v_cache", cache.Values.Length, (long)hkv * capacity * d);
-        Holds(t == 1 ? DecodeCombine : FlashPrefill, "y", y.Length, (long)t * shape.OutputWidth);
+        Holds(QkNormRope, "k_pages", cache.Keys.Length, pool);
+        Holds(QkNormRope, "v_pages", cache.Values.Length, pool);
+        Holds(decode ? DecodeCombine : FlashPrefill, "y", y.Length, (long)t * shape.OutputWidth);
 
+        var meta = backend.Batches.Of(batch);
+        var table = Rope(shape, batch.MaxPositionUsed + 1);
         var q = backend.Workspace.Get<float>("attn.q", (long)t * hq * d);
         var (qgView, keys, values, yView) = (PtxBackend.T(qg).Span, PtxBackend.T(cache.Keys).Span, PtxBackend.T(cache.Values).Span, PtxBackend.T(y).Span);
+        int pageSize = cache.PageSize, maxPages = batch.Layout.MaxPages;
         backend.Launch(QkNormRope, ropeConfig, args.Clear().Add(q).Add(keys).Add(values).Add(qgView).Add(PtxBackend.T(k).Span).Add(PtxBackend.T(v).Span)
-            .Add(PtxBackend.W(qNorm).Values).Add(PtxBackend.W(kNorm).Values).Add(t).Add(hq).Add(hkv).Add(d).Add(shape.RotaryDim).Add(start)
-            .Add(capacity).Add(shape.RopeTheta).Add(shape.Eps));
-        if (t == 1)
+            .Add(PtxBackend.W(qNorm).Values).Add(PtxBackend.W(kNorm).Values).Add(table).Add(meta.Positions).Add(meta.CuSeqlens)
+            .Add(meta.ContextLengths).Add(meta.BlockTables).Add(t).Add(sequences).Add(hq).Add(hkv).Add(d).Add(shape.RotaryDim).Add(pageSize)
+            .Add(maxPages).Add(shape.Eps));
+        if (decode)
         {
-            int kvLength = start + 1, splits = DecodeSplits(kvLength);
-            var oPart = backend.Workspace.Get<float>("attn.o_part", (long)hq * splits * d);
-            var mPart = backend.Workspace.Get<float>("attn.m_part", (long)hq * splits);
-            var lPart = backend.Workspace.Get<float>("attn.l_part", (long)hq * splits);
-            backend.Launch(FlashDecode, attend, args.Clear().Add(oPart).Add(mPart).Add(lPart).Add(q).Add(keys).Add(values)
-                .Add(hq).Add(hkv).Add(d).Add(kvLength).Add(capacity).Add(shape.Scale));
-            backend.Launch(DecodeCombine, DecodeCombineConfig(hq, d), args.Clear().Add(yView).Add(oPart).Add(mPart).Add(lPart).Add(qgView)
+            int splits = attend.Grid.X;
+            var oPart = backend.Workspace.Get<float>("attn.o_part", (long)sequences * hq * splits * d);
+            var mPart = backend.Workspace.Get<float>("attn.m_part", (long)sequences * hq * splits);
+            var lPart = backend.Workspace.Get<float>("attn.l_part", (long)sequences * hq * splits);
+            backend.Launch(FlashDecode, attend, args.Clear().Add(oPart).Add(mPart).Add(lPart).Add(q).Add(keys).Add(values).Add(meta.CuSeqlens)
+                .Add(meta.ContextLengths).Add(meta.BlockTables).Add(hq).Add(hkv).Add(d).Add(pageSize).Add(maxPages).Add(shape.Scale));
+            backend.Launch(DecodeCombine, combineConfig, args.Clear().Add(yView).Add(oPart).Add(mPart).Add(lPart).Add(qgView).Add(meta.CuSeqlens)
                 .Add(hq).Add(d).Add(splits));
         }
         else
         {
-            backend.Launch(FlashPrefill, attend, args.Clear().Add(yView).Add(q).Add(qgView).Add(keys).Add(values)
-                .Add(t).Add(hq).Add(hkv).Add(d).Add(start).Add(capacity).Add(shape.Scale));
+            backend.Launch(FlashPrefill, attend, args.Clear().Add(yView).Add(q).Add(qgView).Add(keys).Add(values).Add(meta.CuSeqlens)
+                .Add(meta.ContextLengths).Add(meta.BlockTables).Add(hq).Add(hkv).Add(d).Add(pageSize).Add(maxPages).Add(shape.Scale));
+        }
+    }
+
+    /// <summary>The shared RoPE table on the device (workspace slot <c>attn.rope</c>), uploaded again only when the host table grows.</summary>
+    private DeviceSpan<float> Rope(GatedAttentionShape shape, int positionsNeeded)
+    {
+        var values = rope.Covering(shape, positionsNeeded);
+        var span = backend.Workspace.Get<float>("attn.rope", values.Length).Slice(0, values.Length);
+        if (ropeVersion != rope.Version)
+        {
+            backend.CopyToDevice<float>(values, span);
+            ropeVersion = rope.Version;
         }
 
-        cache.Length += tokens;
+        return span;
     }
 }

@@ -6,9 +6,9 @@ namespace Qwen3Next.Ops.Attention;
 /// <summary>
 /// Prologue of the fused attention: zero-centred RMSNorm <c>x·rsqrt(mean(x²)+eps)·(1+w)</c> of every query
 /// and key head over D, then rotate-half RoPE on the first rotary_dim dims (dim i pairs with i + rotary/2)
-/// at position Cached + t. Queries go to the scratch <c>[T, Hq, D]</c>; rotated keys and raw values are written
-/// into the cache <c>[Hkv, Capacity, D]</c>. cos/sin come from <see cref="RopeTable"/> <c>[positions, (cos half | sin half)]</c>,
-/// built on the host with the reference's float32 formula so cached keys match it bit for bit in the angle.
+/// at the token's position. Queries go to the scratch <c>[T, Hq, D]</c>; rotated keys and raw values are written
+/// into the pages <c>[pages, Hkv, PageSize, D]</c> at the token's cache index (ctx[b] − len(b) + i) through its
+/// sequence's block table. cos/sin come from the shared <see cref="RopeTable"/> <c>[positions, (cos half | sin half)]</c>.
 /// </summary>
 public static class QkNormRopeKernels
 {
@@ -20,9 +20,9 @@ public static class QkNormRopeKernels
     /// slice, writes its partial to shared memory, and after ONE barrier every thread adds the partials in
     /// the same order; the partial buffer alternates between units so no second barrier is needed.
     /// </summary>
-    public static void NormRope(AttentionLaunchDims a, ArrayView<float> qg, ArrayView<float> k, ArrayView<float> v,
+    public static void NormRope(AttentionLaunchDims a, ArrayView<int> batch, ArrayView<float> qg, ArrayView<float> k, ArrayView<float> v,
         ArrayView<float> qNorm, ArrayView<float> kNorm, ArrayView<float> rope, ArrayView<float> queries,
-        ArrayView<float> keyCache, ArrayView<float> valueCache)
+        ArrayView<float> keyPages, ArrayView<float> valuePages)
     {
         var partials = SharedMemory.Allocate<float>(2 * MaxGroup);
         int d = a.HeadDim, heads = a.QueryHeads + a.KeyValueHeads, half = a.RotaryDim / 2;
@@ -30,14 +30,14 @@ public static class QkNormRopeKernels
         int parity = 0;
         for (int u = Grid.IdxX; u < units; u += Grid.DimX)
         {
-            int t = u / heads, head = u % heads, pos = a.Cached + t;
+            int t = u / heads, head = u % heads, pos = batch[a.Batch.Positions + t];
             bool isQuery = head < a.QueryHeads;
             int j = head - a.QueryHeads;
             long src = isQuery ? ((long)((t * a.QueryHeads) + head)) * 2 * d : ((long)((t * a.KeyValueHeads) + j)) * d;
-            long dst = isQuery ? ((long)((t * a.QueryHeads) + head)) * d : ((long)((j * a.Capacity) + pos)) * d;
+            long dst = isQuery ? ((long)((t * a.QueryHeads) + head)) * d : PagedRow(a, batch, t, j);
             var x = isQuery ? qg : k;
             var w = isQuery ? qNorm : kNorm;
-            var y = isQuery ? queries : keyCache;
+            var y = isQuery ? queries : keyPages;
 
             float sq = 0;
             for (int i = Group.IdxX; i < d; i += Group.DimX)
@@ -46,7 +46,7 @@ public static class QkNormRopeKernels
                 sq += xi * xi;
                 if (!isQuery)
                 {
-                    valueCache[dst + i] = v[src + i];
+                    valuePages[dst + i] = v[src + i];
                 }
             }
 
@@ -78,5 +78,30 @@ public static class QkNormRopeKernels
 
             parity ^= 1;
         }
+    }
+
+    /// <summary>Element offset of token t's row of kv head j in the pages: its sequence b (binary search of cu_seqlens), its
+    /// cache index ctx[b] − len(b) + (t − cu[b]), and that index's page from b's block table.</summary>
+    private static long PagedRow(AttentionLaunchDims a, ArrayView<int> batch, int t, int j)
+    {
+        var layout = a.Batch;
+        int lo = 0, hi = layout.Sequences - 1;
+        while (lo < hi)
+        {
+            int mid = (lo + hi + 1) / 2;
+            if (batch[layout.CuSeqlens + mid] <= t)
+            {
+                lo = mid;
+            }
+            else
+            {
+                hi = mid - 1;
+            }
+        }
+
+        int first = batch[layout.CuSeqlens + lo], length = batch[layout.CuSeqlens + lo + 1] - first;
+        int index = batch[layout.ContextLengths + lo] - length + (t - first);
+        int page = batch[layout.BlockTables + (lo * layout.MaxPages) + (index / a.PageSize)];
+        return ((((long)page * a.KeyValueHeads) + j) * a.PageSize + (index % a.PageSize)) * a.HeadDim;
     }
 }

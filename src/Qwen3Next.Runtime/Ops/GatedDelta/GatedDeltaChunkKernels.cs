@@ -16,7 +16,10 @@ namespace Qwen3Next.Ops.GatedDelta;
 /// Scratch, head-major with <c>Tp</c> = T rounded up to whole chunks: gamma <c>[Hv, Tp]</c>, u <c>[Hv, Tp, Dv]</c>,
 /// w <c>[Hv, Tp, Dk]</c>, aqk <c>[Hv, Tp, C]</c>. State <c>[Hv, Dk, Dv]</c> (key index first), in and out.
 /// Rows of a partial last chunk past T are never read or written: they would carry g = 0 and β = 0 and leave the
-/// state untouched.
+/// state untouched. Over a packed batch the chunks come from the batch's chunk list (fla's chunk_indices and
+/// chunk_offsets in the int buffer <c>batch</c>, offsets in <see cref="GatedDeltaKernelDims.Batch"/>): a chunk never
+/// crosses a sequence, chunk c owns scratch rows c·64.., and each sequence's state pass starts from and ends in its slot
+/// of the state pool <c>[slots, Hv, Dk, Dv]</c>.
 /// </summary>
 public static class GatedDeltaChunkKernels
 {
@@ -33,8 +36,8 @@ public static class GatedDeltaChunkKernels
     /// Four barriers per unit. The triangular solve needs none inside: column j of T only depends on column j
     /// (T[i,j] = A[i,j] + Σ_{j&lt;m&lt;i} A[i,m]·T[m,j]), so each thread solves whole columns by forward substitution.
     /// </summary>
-    public static void ChunkPrepare(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> g, ArrayView<float> beta,
-        ArrayView<float> gamma, ArrayView<float> u, ArrayView<float> w, ArrayView<float> aqk, GatedDeltaKernelDims dims)
+    public static void ChunkPrepare(ArrayView<int> batch, ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> g,
+        ArrayView<float> beta, ArrayView<float> gamma, ArrayView<float> u, ArrayView<float> w, ArrayView<float> aqk, GatedDeltaKernelDims dims)
     {
         const int C = ChunkSize;
         var decayed = SharedMemory.Allocate<float>(C * C);
@@ -42,12 +45,14 @@ public static class GatedDeltaChunkKernels
         var gam = SharedMemory.Allocate<float>(C);
         var bet = SharedMemory.Allocate<float>(C);
         int hv = dims.ValueHeads, dk = dims.KeyDim, dvDim = dims.ValueDim;
-        int chunks = (dims.Tokens + C - 1) / C;
-        for (int unit = Grid.IdxX; unit < chunks * hv; unit += Grid.DimX)
+        var layout = dims.Batch;
+        for (int unit = Grid.IdxX; unit < layout.Chunks * hv; unit += Grid.DimX)
         {
             int chunk = unit / hv, h = unit % hv, kh = h / dims.Group;
-            int start = chunk * C, n = XMath.Min(C, dims.Tokens - start);
-            long headRow = ((long)h * dims.PaddedTokens) + start;
+            int sequence = batch[layout.ChunkIndices + (2 * chunk)];
+            int start = batch[layout.CuSeqlens + sequence] + (C * batch[layout.ChunkIndices + (2 * chunk) + 1]);
+            int n = XMath.Min(C, batch[layout.CuSeqlens + sequence + 1] - start);
+            long headRow = ((long)h * dims.PaddedTokens) + (chunk * C);
 
             // γ_i = Σ_{m≤i} g_m: each thread sums its own prefix (64 adds at most) instead of a serial scan.
             for (int i = Group.IdxX; i < n; i += Group.DimX)
@@ -137,8 +142,8 @@ public static class GatedDeltaChunkKernels
     /// columns plus rows of q, k, w, Aqk that all threads read alike, so the whole sequential pass has no barrier.
     /// Output o <c>[T, Hv, Dv]</c>.
     /// </summary>
-    public static void ChunkStatePass(ArrayView<float> q, ArrayView<float> k, ArrayView<float> gamma, ArrayView<float> u, ArrayView<float> w,
-        ArrayView<float> aqk, ArrayView<float> state, ArrayView<float> o, GatedDeltaKernelDims dims)
+    public static void ChunkStatePass(ArrayView<int> batch, ArrayView<float> q, ArrayView<float> k, ArrayView<float> gamma, ArrayView<float> u,
+        ArrayView<float> w, ArrayView<float> aqk, ArrayView<float> state, ArrayView<float> o, GatedDeltaKernelDims dims)
     {
         const int C = ChunkSize;
         var s = SharedMemory.Allocate<float>(MaxKeyDim * ValueTile);
@@ -146,24 +151,28 @@ public static class GatedDeltaChunkKernels
         int hv = dims.ValueHeads, dk = dims.KeyDim, dvDim = dims.ValueDim;
         int tiles = (dvDim + ValueTile - 1) / ValueTile;
         int c = Group.IdxX;
-        for (int unit = Grid.IdxX; unit < hv * tiles; unit += Grid.DimX)
+        var layout = dims.Batch;
+        for (int unit = Grid.IdxX; unit < layout.Sequences * hv * tiles; unit += Grid.DimX)
         {
-            int h = unit / tiles, d = ((unit % tiles) * ValueTile) + c, kh = h / dims.Group;
+            int sequence = unit / (hv * tiles), rest = unit % (hv * tiles);
+            int h = rest / tiles, d = ((rest % tiles) * ValueTile) + c, kh = h / dims.Group;
             if (c >= ValueTile || d >= dvDim)
             {
                 continue;
             }
 
-            long stateColumn = ((long)h * dk * dvDim) + d;
+            long stateColumn = ((((long)batch[layout.SlotIds + sequence] * hv) + h) * dk * dvDim) + d;
             for (int m = 0; m < dk; m++)
             {
                 s[(m * ValueTile) + c] = state[stateColumn + ((long)m * dvDim)];
             }
 
-            for (int start = 0; start < dims.Tokens; start += C)
+            int first = batch[layout.CuSeqlens + sequence], end = batch[layout.CuSeqlens + sequence + 1];
+            int firstChunk = batch[layout.ChunkOffsets + sequence];
+            for (int start = first; start < end; start += C)
             {
-                int n = XMath.Min(C, dims.Tokens - start);
-                long headRow = ((long)h * dims.PaddedTokens) + start;
+                int n = XMath.Min(C, end - start);
+                long headRow = ((long)h * dims.PaddedTokens) + ((firstChunk + ((start - first) / C)) * C);
                 for (int i = 0; i < n; i++)
                 {
                     long wRow = (headRow + i) * dk;

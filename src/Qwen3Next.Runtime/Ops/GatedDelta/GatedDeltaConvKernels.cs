@@ -5,10 +5,10 @@ using Qwen3Next.Ops.Basic;
 namespace Qwen3Next.Ops.GatedDelta;
 
 /// <summary>
-/// The prefill front of the mixer: ungroup + causal depthwise conv1d + SiLU, fused with the gates.
+/// The prefill front of the mixer over a packed batch: ungroup + causal depthwise conv1d + SiLU, fused with the gates.
 /// Layouts: qkvz <c>[T, QkvzWidth]</c> and ba <c>[T, 2·Hv]</c> grouped per key head (see <see cref="GatedDeltaMixerDims"/>);
-/// conv weight bf16 <c>[ConvDim, K]</c>; conv state <c>[ConvDim, K]</c>, column K-1 newest; outputs q, k <c>[T, Hk, Dk]</c>,
-/// v <c>[T, Hv, Dv]</c>, g and β <c>[T, Hv]</c>.
+/// conv weight bf16 <c>[ConvDim, K]</c>; conv states <c>[slots, ConvDim, K]</c>, column K-1 newest; outputs q, k <c>[T, Hk, Dk]</c>,
+/// v <c>[T, Hv, Dv]</c>, g and β <c>[T, Hv]</c>. Each sequence's window starts from its slot and never reaches another's tokens.
 /// </summary>
 public static class GatedDeltaConvKernels
 {
@@ -16,25 +16,29 @@ public static class GatedDeltaConvKernels
     public const int MaxConvKernel = 8;
 
     /// <summary>
-    /// One thread per work unit, grid-stride: units [0, ConvDim) are conv channels, each sliding its K-wide window
-    /// over the T tokens and leaving the last K inputs in the state; units [ConvDim, ConvDim + Hv) compute the gates
-    /// of one value head for every token. Adjacent threads take adjacent channels, so the qkvz reads inside one
-    /// key-head block and all writes are coalesced. No barriers.
+    /// One thread per work unit, grid-stride: units [0, B·ConvDim) are (sequence, conv channel), each sliding its K-wide
+    /// window over the sequence's tokens and leaving the last K inputs in its slot; units [B·ConvDim, B·ConvDim + Hv)
+    /// compute the gates of one value head for every token. Adjacent threads take adjacent channels, so the qkvz reads
+    /// inside one key-head block and all writes are coalesced. No barriers.
     /// </summary>
-    public static void ConvGates(ArrayView<float> qkvz, ArrayView<float> ba, ArrayView<ushort> convWeight, ArrayView<float> aLog,
+    public static void ConvGates(ArrayView<int> batch, ArrayView<float> qkvz, ArrayView<float> ba, ArrayView<ushort> convWeight, ArrayView<float> aLog,
         ArrayView<float> dtBias, ArrayView<float> convState, ArrayView<float> q, ArrayView<float> k, ArrayView<float> v,
         ArrayView<float> g, ArrayView<float> beta, GatedDeltaMixerDims dims)
     {
         var rule = dims.Rule;
+        var layout = rule.Batch;
         int keyWidth = rule.KeyHeads * rule.KeyDim, valueWidth = rule.ValueHeads * rule.ValueDim, kernel = dims.ConvKernel;
-        int units = dims.ConvDim + rule.ValueHeads;
-        for (int unit = (Grid.IdxX * Group.DimX) + Group.IdxX; unit < units; unit += Grid.DimX * Group.DimX)
+        int convUnits = layout.Sequences * dims.ConvDim, units = convUnits + rule.ValueHeads;
+        for (int work = (Grid.IdxX * Group.DimX) + Group.IdxX; work < units; work += Grid.DimX * Group.DimX)
         {
-            if (unit >= dims.ConvDim)
+            if (work >= convUnits)
             {
-                Gates(ba, aLog, dtBias, g, beta, unit - dims.ConvDim, rule);
+                Gates(ba, aLog, dtBias, g, beta, work - convUnits, rule);
                 continue;
             }
+
+            int sequence = work / dims.ConvDim, unit = work % dims.ConvDim;
+            int first = batch[layout.CuSeqlens + sequence], end = batch[layout.CuSeqlens + sequence + 1];
 
             // Source column in a qkvz row and destination (buffer, column, row width) of this channel.
             int column, outColumn, outWidth, part;
@@ -64,14 +68,15 @@ public static class GatedDeltaConvKernels
 
             var window = LocalMemory.Allocate<float>(MaxConvKernel);
             var weights = LocalMemory.Allocate<float>(MaxConvKernel);
-            long stateRow = (long)unit * kernel;
+            long weightRow = (long)unit * kernel;
+            long stateRow = (((long)batch[layout.SlotIds + sequence] * dims.ConvDim) + unit) * kernel;
             for (int j = 0; j < kernel; j++)
             {
                 window[j] = convState[stateRow + j];
-                weights[j] = KernelMath.Bf16(convWeight[stateRow + j]);
+                weights[j] = KernelMath.Bf16(convWeight[weightRow + j]);
             }
 
-            for (int t = 0; t < rule.Tokens; t++)
+            for (int t = first; t < end; t++)
             {
                 float sum = 0;
                 for (int j = 0; j < kernel - 1; j++)

@@ -1,9 +1,12 @@
+using Qwen3Next.Backends;
+
 namespace Qwen3Next.Ops.GatedDelta;
 
 /// <summary>
-/// Sizes passed to the gated delta kernels by value (an unmanaged struct, so ILGPU can take it as a kernel argument).
-/// Value head h reads key head h / Group. <see cref="PaddedTokens"/> is Tokens rounded up to whole chunks: the row
-/// count of the per-head chunk scratch (gamma, u, w, Aqk).
+/// Sizes passed to the gated delta kernels by value (an unmanaged struct, so ILGPU can take it as a kernel argument),
+/// with the offsets of the packed batch's arrays (<see cref="Batch"/>) in the int buffer the kernels also get.
+/// Value head h reads key head h / Group. <see cref="PaddedTokens"/> is the batch's chunk count times the chunk size:
+/// the row count of the per-head chunk scratch (gamma, u, w, Aqk), chunk c owning rows c·64 .. c·64+63.
 /// </summary>
 public struct GatedDeltaKernelDims
 {
@@ -13,15 +16,17 @@ public struct GatedDeltaKernelDims
     public int KeyDim;
     public int ValueDim;
     public int PaddedTokens;
+    public BatchLayout Batch;
 
-    public GatedDeltaKernelDims(int tokens, int keyHeads, int valueHeads, int keyDim, int valueDim)
+    public GatedDeltaKernelDims(SequenceBatch batch, int keyHeads, int valueHeads, int keyDim, int valueDim)
     {
-        Tokens = tokens;
+        Tokens = batch.TotalTokens;
         KeyHeads = keyHeads;
         ValueHeads = valueHeads;
         KeyDim = keyDim;
         ValueDim = valueDim;
-        PaddedTokens = (tokens + GatedDeltaChunkKernels.ChunkSize - 1) / GatedDeltaChunkKernels.ChunkSize * GatedDeltaChunkKernels.ChunkSize;
+        PaddedTokens = batch.ChunkCount * GatedDeltaChunkKernels.ChunkSize;
+        Batch = batch.Layout;
     }
 
     public readonly int Group => ValueHeads / KeyHeads;

@@ -21,18 +21,22 @@ public static class GatedDeltaRecurrentKernels
     public const int MaxDecodeGroup = 256;
 
     /// <summary>
-    /// The bare rule over T tokens. q, k <c>[T, Hk, Dk]</c> already normalised (q scaled), v and o <c>[T, Hv, Dv]</c>,
-    /// g and β <c>[T, Hv]</c>. One thread per (value head, column), grid-stride.
+    /// The bare rule over a packed batch. q, k <c>[T, Hk, Dk]</c> already normalised (q scaled), v and o <c>[T, Hv, Dv]</c>,
+    /// g and β <c>[T, Hv]</c>, state pool <c>[slots, Hv, Dk, Dv]</c>. One thread per (sequence, value head, column),
+    /// grid-stride, running the sequence's tokens on its slot.
     /// </summary>
-    public static void RecurrentRule(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> g, ArrayView<float> beta,
-        ArrayView<float> state, ArrayView<float> o, GatedDeltaKernelDims dims)
+    public static void RecurrentRule(ArrayView<int> batch, ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> g,
+        ArrayView<float> beta, ArrayView<float> state, ArrayView<float> o, GatedDeltaKernelDims dims)
     {
         int hv = dims.ValueHeads, dk = dims.KeyDim, dvDim = dims.ValueDim;
-        for (int column = (Grid.IdxX * Group.DimX) + Group.IdxX; column < hv * dvDim; column += Grid.DimX * Group.DimX)
+        var layout = dims.Batch;
+        for (int unit = (Grid.IdxX * Group.DimX) + Group.IdxX; unit < layout.Sequences * hv * dvDim; unit += Grid.DimX * Group.DimX)
         {
+            int sequence = unit / (hv * dvDim), column = unit % (hv * dvDim);
             int h = column / dvDim, d = column % dvDim, kh = h / dims.Group;
-            long stateColumn = ((long)h * dk * dvDim) + d;
-            for (int t = 0; t < dims.Tokens; t++)
+            long stateColumn = ((((long)batch[layout.SlotIds + sequence] * hv) + h) * dk * dvDim) + d;
+            int end = batch[layout.CuSeqlens + sequence + 1];
+            for (int t = batch[layout.CuSeqlens + sequence]; t < end; t++)
             {
                 long keyRow = (((long)t * dims.KeyHeads) + kh) * dk;
                 float a = 0, b = 0, kq = 0;
@@ -58,15 +62,16 @@ public static class GatedDeltaRecurrentKernels
     }
 
     /// <summary>
-    /// One decode token through the whole mixer core: conv1d state update + SiLU, q/k l2 norm, gates, the delta
-    /// step, the output and the gated RMSNorm. One key head per group, grid-stride, so the q/k conv channels (shared
-    /// by the key head's r value heads) are advanced exactly once. Threads stride over Dk for q/k, then over Dv for
+    /// A decode batch (token b = sequence b, on its state slot) through the whole mixer core: conv1d state update + SiLU,
+    /// q/k l2 norm, gates, the delta step, the output and the gated RMSNorm. One (sequence, key head) per group,
+    /// grid-stride, so the q/k conv channels (shared by the key head's r value heads) are advanced exactly once. Threads stride over Dk for q/k, then over Dv for
     /// each value head. Barriers per key head: 1 (q/k norms) + 2 per value head (rms of o, then reuse of the scratch).
-    /// qkvz <c>[QkvzWidth]</c>, ba <c>[2·Hv]</c>, conv state <c>[ConvDim, K]</c>, state <c>[Hv, Dk, Dv]</c>, y <c>[Hv, Dv]</c>.
+    /// qkvz <c>[B, QkvzWidth]</c>, ba <c>[B, 2·Hv]</c>, conv states <c>[slots, ConvDim, K]</c>, states <c>[slots, Hv, Dk, Dv]</c>,
+    /// y <c>[B, Hv·Dv]</c>.
     /// </summary>
-    public static void FusedDecode(ArrayView<float> qkvz, ArrayView<float> ba, ArrayView<ushort> convWeight, ArrayView<float> aLog,
-        ArrayView<float> dtBias, ArrayView<float> normWeight, ArrayView<float> convState, ArrayView<float> state, ArrayView<float> y,
-        GatedDeltaMixerDims dims)
+    public static void FusedDecode(ArrayView<int> batch, ArrayView<float> qkvzAll, ArrayView<float> baAll, ArrayView<ushort> convWeight,
+        ArrayView<float> aLog, ArrayView<float> dtBias, ArrayView<float> normWeight, ArrayView<float> convStates, ArrayView<float> states,
+        ArrayView<float> yAll, GatedDeltaMixerDims dims)
     {
         var qs = SharedMemory.Allocate<float>(MaxHeadDim);
         var ks = SharedMemory.Allocate<float>(MaxHeadDim);
@@ -76,8 +81,15 @@ public static class GatedDeltaRecurrentKernels
         var rule = dims.Rule;
         int dk = rule.KeyDim, dvDim = rule.ValueDim, r = rule.Group, tid = Group.IdxX, threads = Group.DimX;
         int keyWidth = rule.KeyHeads * dk;
-        for (int kh = Grid.IdxX; kh < rule.KeyHeads; kh += Grid.DimX)
+        var layout = rule.Batch;
+        for (int unit = Grid.IdxX; unit < layout.Sequences * rule.KeyHeads; unit += Grid.DimX)
         {
+            int sequence = unit / rule.KeyHeads, kh = unit % rule.KeyHeads, slot = batch[layout.SlotIds + sequence];
+            var qkvz = qkvzAll.SubView((long)sequence * dims.QkvzWidth, dims.QkvzWidth);
+            var ba = baAll.SubView((long)sequence * 2 * rule.ValueHeads, 2 * rule.ValueHeads);
+            var y = yAll.SubView((long)sequence * rule.ValueHeads * dvDim, rule.ValueHeads * dvDim);
+            var convState = convStates.SubView((long)slot * dims.ConvDim * dims.ConvKernel, dims.ConvDim * dims.ConvKernel);
+            var state = states.SubView((long)slot * rule.ValueHeads * dk * dvDim, rule.ValueHeads * dk * dvDim);
             int groupColumn = kh * dims.GroupWidth;
             float sq = 0, sk = 0, sqk = 0;
             for (int i = tid; i < dk; i += threads)

@@ -6,9 +6,11 @@ using static Qwen3Next.Backends.Ptx.LaunchChecks;
 namespace Qwen3Next.Ops.GatedDelta;
 
 /// <summary>
-/// Launchers of <c>kernels/gated_delta/*.cu</c> (ABI and launch order in <c>kernels/README.md</c>).
-/// Prefill: conv1d_prefill → conv1d_state_update → qk_l2norm_gates → chunk_prepare → chunk_state_pass → gated_rmsnorm.
-/// Decode (T = 1): conv1d_step → qk_l2norm_gates → recurrent → gated_rmsnorm. After the gates kernel q, k, v are
+/// Launchers of <c>kernels/gated_delta/*.cu</c> (ABI and launch order in <c>kernels/README.md</c>), over a packed batch
+/// whose sequences keep their states in slots. Prefill or mixed batch: conv1d_prefill → conv1d_state_update →
+/// qk_l2norm_gates → chunk_prepare (the batch's chunk list: chunks never cross a sequence) → chunk_state_pass (one block
+/// column per sequence) → gated_rmsnorm. Decode batch (one token per sequence): conv1d_step → qk_l2norm_gates →
+/// recurrent → gated_rmsnorm. After the gates kernel q, k, v are
 /// strided views of the conv output (row stride conv_dim); the delta rule writes o straight into y, which
 /// gated_rmsnorm then normalises in place (allowed when ldo = Hv·Dv). No host synchronisation.
 /// </summary>
@@ -28,9 +30,6 @@ public sealed class PtxGatedDeltaOps(PtxBackend backend) : IGatedDeltaOps
     public const int MaxConvKernel = 8;
     public const int MaxGroup = 128;
 
-    /// <summary>conv1d_prefill puts T on grid.y, so longer prompts are convolved in launches of this many tokens.</summary>
-    public const int ConvPrefillMaxTokens = 65535;
-
     public static IReadOnlyList<string> KernelNames { get; } =
         [ConvPrefill, ConvStateUpdate, ConvStep, QkNormGates, Recurrent, ChunkPrepare, ChunkStatePass, GatedRmsNorm];
 
@@ -46,7 +45,9 @@ public sealed class PtxGatedDeltaOps(PtxBackend backend) : IGatedDeltaOps
         AtMost(kernel, "Hv", valueHeads, 65535);
     }
 
-    internal static LaunchConfig ConvConfig(string kernel, int convDim, int tokens, int convKernel)
+    /// <summary>conv1d_prefill: grid (ceil(conv_dim/256), min(T, 65535)), rows striding over the tokens; state_update and
+    /// step: grid (ceil(conv_dim/256), B), one row per sequence.</summary>
+    internal static LaunchConfig ConvConfig(string kernel, int convDim, int tokens, int convKernel, int sequences = 1)
     {
         Positive(kernel, "conv_dim", convDim);
         Positive(kernel, "K", convKernel);
@@ -54,11 +55,12 @@ public sealed class PtxGatedDeltaOps(PtxBackend backend) : IGatedDeltaOps
         if (kernel == ConvPrefill)
         {
             Positive(kernel, "T", tokens);
-            AtMost(kernel, "T", tokens, ConvPrefillMaxTokens);
-            return new LaunchConfig(new LaunchDims(CeilDiv(convDim, 256), tokens), 256);
+            return new LaunchConfig(new LaunchDims(CeilDiv(convDim, 256), Math.Min(tokens, 65535)), 256);
         }
 
-        return new LaunchConfig(CeilDiv(convDim, 256), 256);
+        Positive(kernel, "B", sequences);
+        AtMost(kernel, "B", sequences, 65535);
+        return new LaunchConfig(new LaunchDims(CeilDiv(convDim, 256), sequences), 256);
     }
 
     internal static LaunchConfig QkNormGatesConfig(int tokens, int keyHeads, int valueHeads, int keyDim, int valueDim)
@@ -70,33 +72,35 @@ public sealed class PtxGatedDeltaOps(PtxBackend backend) : IGatedDeltaOps
         return new LaunchConfig(new LaunchDims(tokens, keyHeads), 128);
     }
 
-    internal static LaunchConfig RecurrentConfig(int tokens, int keyHeads, int valueHeads, int keyDim, int valueDim)
+    /// <summary>Grid (ceil(Dv/32), Hv, B): one block column per sequence, running its tokens in order.</summary>
+    internal static LaunchConfig RecurrentConfig(int sequences, int keyHeads, int valueHeads, int keyDim, int valueDim)
     {
         CheckHeads(Recurrent, keyHeads, valueHeads, keyDim, valueDim);
-        Positive(Recurrent, "T", tokens);
+        Positive(Recurrent, "B", sequences);
+        AtMost(Recurrent, "B", sequences, 65535);
         AtMost(Recurrent, "Dk", keyDim, MaxKeyDim);
-        return new LaunchConfig(new LaunchDims(CeilDiv(valueDim, 32), valueHeads), 128);
+        return new LaunchConfig(new LaunchDims(CeilDiv(valueDim, 32), valueHeads, sequences), 128);
     }
 
-    /// <summary>Dynamic shared memory 4·(2·64·(Dm+1) + 64·65 + 192), Dm = max(Dk, Dv): 83,456 B at 128.</summary>
-    internal static LaunchConfig ChunkPrepareConfig(int tokens, int keyHeads, int valueHeads, int keyDim, int valueDim)
+    /// <summary>Grid (chunks, Hv); dynamic shared memory 4·(2·64·(Dm+1) + 64·65 + 192), Dm = max(Dk, Dv): 83,456 B at 128.</summary>
+    internal static LaunchConfig ChunkPrepareConfig(int chunks, int keyHeads, int valueHeads, int keyDim, int valueDim)
     {
         CheckHeads(ChunkPrepare, keyHeads, valueHeads, keyDim, valueDim);
-        Positive(ChunkPrepare, "T", tokens);
+        Positive(ChunkPrepare, "chunks", chunks);
         AtMost(ChunkPrepare, "Dk", keyDim, MaxKeyDim);
         int dm = Math.Max(keyDim, valueDim);
-        var config = new LaunchConfig(new LaunchDims(CeilDiv(tokens, Chunk), valueHeads), 256, 4 * ((2 * Chunk * (dm + 1)) + (64 * 65) + 192));
+        var config = new LaunchConfig(new LaunchDims(chunks, valueHeads), 256, 4 * ((2 * Chunk * (dm + 1)) + (64 * 65) + 192));
         config.Validate(ChunkPrepare);
         return config;
     }
 
-    /// <summary>Dynamic shared memory 4·(64·Dk + 32·Dk + 64·32 + 64): 57,600 B at Dk = 128.</summary>
-    internal static LaunchConfig ChunkStatePassConfig(int tokens, int keyHeads, int valueHeads, int keyDim, int valueDim)
+    /// <summary>Grid (ceil(Dv/32), Hv, B); dynamic shared memory 4·(64·Dk + 32·Dk + 64·32 + 64): 57,600 B at Dk = 128.</summary>
+    internal static LaunchConfig ChunkStatePassConfig(int sequences, int keyHeads, int valueHeads, int keyDim, int valueDim)
     {
         CheckHeads(ChunkStatePass, keyHeads, valueHeads, keyDim, valueDim);
-        Positive(ChunkStatePass, "T", tokens);
+        Positive(ChunkStatePass, "B", sequences);
         AtMost(ChunkStatePass, "Dk", keyDim, MaxKeyDim);
-        var config = new LaunchConfig(new LaunchDims(CeilDiv(valueDim, 32), valueHeads), 256, 4 * ((64 * keyDim) + (32 * keyDim) + (64 * 32) + 64));
+        var config = new LaunchConfig(new LaunchDims(CeilDiv(valueDim, 32), valueHeads, sequences), 256, 4 * ((64 * keyDim) + (32 * keyDim) + (64 * 32) + 64));
         config.Validate(ChunkStatePass);
         return config;
     }
@@ -113,25 +117,31 @@ public sealed class PtxGatedDeltaOps(PtxBackend backend) : IGatedDeltaOps
         DeviceTensor state, DeviceTensor o, bool l2Normalize, float scale, GatedDeltaMode mode)
     {
         using var use = OpContracts.Rule(backend.Access, shape, q, k, v, g, beta, state, o, scale);
+        Rule(shape, SequenceBatch.Single(0, shape.Tokens), q, k, v, g, beta, state, o, l2Normalize, scale, mode);
+    }
+
+    public void Rule(GatedDeltaShape shape, SequenceBatch batch, DeviceTensor q, DeviceTensor k, DeviceTensor v, DeviceTensor g, DeviceTensor beta,
+        DeviceTensor states, DeviceTensor o, bool l2Normalize, float scale, GatedDeltaMode mode)
+    {
+        using var use = OpContracts.Rule(backend.Access, shape, batch, q, k, v, g, beta, states, o, scale);
         var (t, hk, hv, dk, dv) = (shape.Tokens, shape.KeyHeads, shape.ValueHeads, shape.KeyDim, shape.ValueDim);
         var gatesConfig = QkNormGatesConfig(t, hk, hv, dk, dv);
+        var ruleConfigs = RuleConfigs(shape, batch, mode);
         string rule = mode == GatedDeltaMode.Recurrent ? Recurrent : ChunkPrepare;
-        var ruleConfigs = mode == GatedDeltaMode.Recurrent
-            ? [RecurrentConfig(t, hk, hv, dk, dv)]
-            : new[] { ChunkPrepareConfig(t, hk, hv, dk, dv), ChunkStatePassConfig(t, hk, hv, dk, dv) };
         long qkWidth = (long)hk * dk, vWidth = (long)hv * dv;
         Holds(rule, "q", q.Length, t * qkWidth);
         Holds(rule, "k", k.Length, t * qkWidth);
         Holds(rule, "v", v.Length, t * vWidth);
         Holds(rule, "g", g.Length, (long)t * hv);
         Holds(rule, "beta", beta.Length, (long)t * hv);
-        Holds(rule, "state", state.Length, (long)hv * dk * dv);
+        Holds(rule, "state", states.Length, (long)hv * dk * dv);
         Holds(rule, "o", o.Length, t * vWidth);
 
         // The golden layout has separate q [T,Hk,Dk] and k: pack them into a conv-output shaped buffer
         // [T, conv_dim] so the gates kernel can l2-normalise and scale them in place; v is read where it is.
         // Its gate/beta outputs come from zero ba/A_log/dt_bias and are ignored: the rule takes g and beta as given.
         int convDim = (int)(2 * qkWidth + vWidth);
+        var meta = backend.Batches.Of(batch);
         var packed = backend.Workspace.Get<float>("gdn.rule.qk", (long)t * convDim);
         var (qv, kv) = (PtxBackend.T(q).Span, PtxBackend.T(k).Span);
         for (int row = 0; row < t; row++)
@@ -147,55 +157,58 @@ public sealed class PtxGatedDeltaOps(PtxBackend backend) : IGatedDeltaOps
         backend.Launch(QkNormGates, gatesConfig, args.Clear().Add(packed).Add(unusedGate).Add(unusedBeta).Add(ba).Add(zeros).Add(zeros)
             .Add(t).Add(hk).Add(hv).Add(dk).Add(dv).Add(scale).Add(l2Normalize ? 1 : 0));
         var deltaRule = new DeltaRuleInputs(packed, 0, packed, qkWidth, convDim, PtxBackend.T(v).Span, (int)vWidth,
-            PtxBackend.T(g).Span, PtxBackend.T(beta).Span, PtxBackend.T(state).Span, PtxBackend.T(o).Span, (int)vWidth);
-        RunDeltaRule(shape, deltaRule, mode, ruleConfigs);
+            PtxBackend.T(g).Span, PtxBackend.T(beta).Span, PtxBackend.T(states).Span, PtxBackend.T(o).Span, (int)vWidth);
+        RunDeltaRule(shape, batch, meta, deltaRule, mode, ruleConfigs);
     }
 
     public void Mixer(GatedDeltaNetShape shape, int tokens, DeviceTensor qkvz, DeviceTensor ba, GatedDeltaNetWeights weights,
         LinearAttentionState state, DeviceTensor y)
     {
         using var use = OpContracts.GatedDeltaNet(backend.Access, shape, tokens, qkvz, ba, weights, state, y);
-        var (t, hk, hv, dk, dv, kw) = (tokens, shape.KeyHeads, shape.ValueHeads, shape.KeyDim, shape.ValueDim, shape.ConvKernel);
-        int convDim = shape.ConvDim, width = shape.ValueWidth;
+        Mixer(shape, SequenceBatch.Single(0, tokens), qkvz, ba, weights, LinearAttentionStatePool.Of(state), y);
+    }
+
+    public void Mixer(GatedDeltaNetShape shape, SequenceBatch batch, DeviceTensor qkvz, DeviceTensor ba, GatedDeltaNetWeights weights,
+        LinearAttentionStatePool states, DeviceTensor y)
+    {
+        using var use = OpContracts.GatedDeltaNet(backend.Access, shape, batch, qkvz, ba, weights, states, y);
+        var (t, hk, hv, dk, dv, kw) = (batch.TotalTokens, shape.KeyHeads, shape.ValueHeads, shape.KeyDim, shape.ValueDim, shape.ConvKernel);
+        int convDim = shape.ConvDim, width = shape.ValueWidth, sequences = batch.Count;
         var rule = shape.Rule(t);
-        var mode = t > 1 ? GatedDeltaMode.Chunked : GatedDeltaMode.Recurrent;
+        bool decode = batch.IsDecode;
+        var mode = decode ? GatedDeltaMode.Recurrent : GatedDeltaMode.Chunked;
         var gatesConfig = QkNormGatesConfig(t, hk, hv, dk, dv);
-        var ruleConfigs = mode == GatedDeltaMode.Recurrent
-            ? [RecurrentConfig(t, hk, hv, dk, dv)]
-            : new[] { ChunkPrepareConfig(t, hk, hv, dk, dv), ChunkStatePassConfig(t, hk, hv, dk, dv) };
+        var ruleConfigs = RuleConfigs(rule, batch, mode);
         var normConfig = GatedRmsNormConfig(t, hv);
-        var stepConfig = ConvConfig(ConvStep, convDim, 1, kw);
-        string first = t > 1 ? ConvPrefill : ConvStep;
+        var stepConfig = ConvConfig(ConvStep, convDim, t, kw, sequences);
+        var prefillConfig = ConvConfig(ConvPrefill, convDim, t, kw);
+        var updateConfig = ConvConfig(ConvStateUpdate, convDim, t, kw, sequences);
+        string first = decode ? ConvStep : ConvPrefill;
         Holds(first, "qkvz", qkvz.Length, (long)t * shape.QkvzWidth);
         Holds(QkNormGates, "ba", ba.Length, (long)t * shape.BaWidth);
-        Holds(first, "conv_state", state.Conv.Length, (long)convDim * kw);
+        Holds(first, "conv_states", states.Conv.Length, (long)states.Slots * convDim * kw);
         Holds(first, "w", weights.Conv.Length, (long)convDim * kw);
-        Holds(Recurrent, "state", state.Recurrent.Length, (long)hv * dk * dv);
+        Holds(Recurrent, "states", states.Recurrent.Length, (long)states.Slots * hv * dk * dv);
         Holds(GatedRmsNorm, "y", y.Length, (long)t * width);
         Holds(GatedRmsNorm, "w", weights.Norm.Length, dv);
 
+        var meta = backend.Batches.Of(batch);
         var convOut = backend.Workspace.Get<float>("gdn.conv_out", (long)t * convDim);
         var gate = backend.Workspace.Get<float>("gdn.gate", (long)t * hv);
         var beta = backend.Workspace.Get<float>("gdn.beta", (long)t * hv);
-        var (qkvzView, convState, convW) = (PtxBackend.T(qkvz).Span, PtxBackend.T(state.Conv).Span, PtxBackend.W(weights.Conv).Bits);
-        if (t == 1)
+        var (qkvzView, convStates, convW) = (PtxBackend.T(qkvz).Span, PtxBackend.T(states.Conv).Span, PtxBackend.W(weights.Conv).Bits);
+        if (decode)
         {
-            backend.Launch(ConvStep, stepConfig, args.Clear().Add(convOut).Add(convState).Add(qkvzView).Add(convW)
+            backend.Launch(ConvStep, stepConfig, args.Clear().Add(convOut).Add(convStates).Add(qkvzView).Add(convW).Add(meta.SlotIds)
                 .Add(hk).Add(hv).Add(dk).Add(dv).Add(kw));
         }
         else
         {
-            // conv1d_prefill reads the history from the conv state, so each launch of at most 65535 tokens is
-            // followed by the state update before the next one starts.
-            for (int t0 = 0; t0 < t; t0 += ConvPrefillMaxTokens)
-            {
-                int n = Math.Min(ConvPrefillMaxTokens, t - t0);
-                var input = qkvzView.Slice((long)t0 * shape.QkvzWidth, (long)n * shape.QkvzWidth);
-                backend.Launch(ConvPrefill, ConvConfig(ConvPrefill, convDim, n, kw), args.Clear().Add(convOut.Slice((long)t0 * convDim, (long)n * convDim))
-                    .Add(convState).Add(input).Add(convW).Add(n).Add(hk).Add(hv).Add(dk).Add(dv).Add(kw));
-                backend.Launch(ConvStateUpdate, ConvConfig(ConvStateUpdate, convDim, n, kw), args.Clear().Add(convState).Add(input)
-                    .Add(n).Add(hk).Add(hv).Add(dk).Add(dv).Add(kw));
-            }
+            // conv1d_prefill reads every sequence's history from its slot, so the state update runs after it.
+            backend.Launch(ConvPrefill, prefillConfig, args.Clear().Add(convOut).Add(convStates).Add(qkvzView).Add(convW).Add(meta.CuSeqlens)
+                .Add(meta.SlotIds).Add(t).Add(sequences).Add(hk).Add(hv).Add(dk).Add(dv).Add(kw));
+            backend.Launch(ConvStateUpdate, updateConfig, args.Clear().Add(convStates).Add(qkvzView).Add(meta.CuSeqlens).Add(meta.SlotIds)
+                .Add(hk).Add(hv).Add(dk).Add(dv).Add(kw));
         }
 
         backend.Launch(QkNormGates, gatesConfig, args.Clear().Add(convOut).Add(gate).Add(beta).Add(PtxBackend.T(ba).Span)
@@ -203,34 +216,48 @@ public sealed class PtxGatedDeltaOps(PtxBackend backend) : IGatedDeltaOps
             .Add(t).Add(hk).Add(hv).Add(dk).Add(dv).Add(1f / MathF.Sqrt(dk)).Add(1));
         var yView = PtxBackend.T(y).Span;
         long qkWidth = (long)hk * dk;
-        RunDeltaRule(rule, new DeltaRuleInputs(convOut, 0, convOut, qkWidth, convDim, convOut.Slice(2 * qkWidth, convOut.Length - (2 * qkWidth)), convDim,
-            gate, beta, PtxBackend.T(state.Recurrent).Span, yView, width), mode, ruleConfigs);
+        RunDeltaRule(rule, batch, meta, new DeltaRuleInputs(convOut, 0, convOut, qkWidth, convDim, convOut.Slice(2 * qkWidth, convOut.Length - (2 * qkWidth)),
+            convDim, gate, beta, PtxBackend.T(states.Recurrent).Span, yView, width), mode, ruleConfigs);
         backend.Launch(GatedRmsNorm, normConfig, args.Clear().Add(yView).Add(yView).Add(qkvzView).Add(PtxBackend.W(weights.Norm).Values)
             .Add(t).Add(hk).Add(hv).Add(dk).Add(dv).Add(width).Add(shape.Eps));
     }
 
-    /// <summary>q at <c>qBase + t·ldqk</c>, k at <c>kBase + kOffset + t·ldqk</c> (same row stride), v with ldv, o with ldo.</summary>
+    private static LaunchConfig[] RuleConfigs(GatedDeltaShape shape, SequenceBatch batch, GatedDeltaMode mode)
+    {
+        var (hk, hv, dk, dv) = (shape.KeyHeads, shape.ValueHeads, shape.KeyDim, shape.ValueDim);
+        return mode == GatedDeltaMode.Recurrent
+            ? [RecurrentConfig(batch.Count, hk, hv, dk, dv)]
+            : [ChunkPrepareConfig(batch.ChunkCount, hk, hv, dk, dv), ChunkStatePassConfig(batch.Count, hk, hv, dk, dv)];
+    }
+
+    /// <summary>q at <c>qBase + t·ldqk</c>, k at <c>kBase + kOffset + t·ldqk</c> (same row stride), v with ldv, o with ldo;
+    /// State is the pool <c>[slots, Hv, Dk, Dv]</c>.</summary>
     private readonly record struct DeltaRuleInputs(DeviceSpan<float> QBase, long QOffset, DeviceSpan<float> KBase, long KOffset, int LdQk,
         DeviceSpan<float> V, int LdV, DeviceSpan<float> Gate, DeviceSpan<float> Beta, DeviceSpan<float> State, DeviceSpan<float> O, int LdO);
 
-    private void RunDeltaRule(GatedDeltaShape shape, DeltaRuleInputs r, GatedDeltaMode mode, LaunchConfig[] configs)
+    private void RunDeltaRule(GatedDeltaShape shape, SequenceBatch batch, PtxBatchMetadata.Views meta, DeltaRuleInputs r, GatedDeltaMode mode,
+        LaunchConfig[] configs)
     {
-        var (t, hk, hv, dk, dv) = (shape.Tokens, shape.KeyHeads, shape.ValueHeads, shape.KeyDim, shape.ValueDim);
+        var (hk, hv, dk, dv) = (shape.KeyHeads, shape.ValueHeads, shape.KeyDim, shape.ValueDim);
         if (mode == GatedDeltaMode.Recurrent)
         {
             backend.Launch(Recurrent, configs[0], args.Clear().Add(r.O).Add(r.State).Add(r.QBase, r.QOffset).Add(r.KBase, r.KOffset).Add(r.V)
-                .Add(r.Gate).Add(r.Beta).Add(t).Add(hk).Add(hv).Add(dk).Add(dv).Add(r.LdQk).Add(r.LdQk).Add(r.LdV).Add(r.LdO));
+                .Add(r.Gate).Add(r.Beta).Add(meta.CuSeqlens).Add(meta.SlotIds).Add(hk).Add(hv).Add(dk).Add(dv).Add(r.LdQk).Add(r.LdQk).Add(r.LdV)
+                .Add(r.LdO));
             return;
         }
 
-        long tpad = (long)Chunk * CeilDiv(t, Chunk);
+        int chunks = batch.ChunkCount;
+        long tpad = (long)Chunk * chunks;
         var w = backend.Workspace.Get<float>("gdn.w", hv * tpad * dk);
         var u = backend.Workspace.Get<float>("gdn.u", hv * tpad * dv);
         var aqk = backend.Workspace.Get<float>("gdn.aqk", hv * tpad * Chunk);
         var gcum = backend.Workspace.Get<float>("gdn.gcum", hv * tpad);
         backend.Launch(ChunkPrepare, configs[0], args.Clear().Add(w).Add(u).Add(aqk).Add(gcum).Add(r.QBase, r.QOffset).Add(r.KBase, r.KOffset)
-            .Add(r.V).Add(r.Gate).Add(r.Beta).Add(t).Add(hk).Add(hv).Add(dk).Add(dv).Add(r.LdQk).Add(r.LdQk).Add(r.LdV));
+            .Add(r.V).Add(r.Gate).Add(r.Beta).Add(meta.CuSeqlens).Add(meta.ChunkIndices).Add(hk).Add(hv).Add(dk).Add(dv).Add(r.LdQk).Add(r.LdQk)
+            .Add(r.LdV));
         backend.Launch(ChunkStatePass, configs[1], args.Clear().Add(r.O).Add(r.State).Add(r.QBase, r.QOffset).Add(r.KBase, r.KOffset)
-            .Add(w).Add(u).Add(aqk).Add(gcum).Add(t).Add(hk).Add(hv).Add(dk).Add(dv).Add(r.LdQk).Add(r.LdQk).Add(r.LdO));
+            .Add(w).Add(u).Add(aqk).Add(gcum).Add(meta.CuSeqlens).Add(meta.ChunkOffsets).Add(meta.SlotIds).Add(chunks).Add(hk).Add(hv).Add(dk)
+            .Add(dv).Add(r.LdQk).Add(r.LdQk).Add(r.LdO));
     }
 }

@@ -1,8 +1,5 @@
-using ILGPU;
-using ILGPU.Runtime;
 using NUnit.Framework;
 using Qwen3Next.Backends;
-using Qwen3Next.Backends.Ilgpu;
 using Qwen3Next.Ops.Basic;
 
 namespace Qwen3Next.Tests.Ops.GatedDelta;
@@ -24,20 +21,6 @@ internal static class GatedDeltaInputs
     /// <summary>Values rounded to bf16, as checkpoint weights are.</summary>
     public static ushort[] Bf16Uniform(Random random, long length, float low, float high)
         => Uniform(random, length, low, high).Select(Bf16.FromFloat).ToArray();
-
-    public static IlgpuWeight Matrix(IlgpuBackend backend, string name, int rows, int cols, ushort[] bits)
-    {
-        var buffer = backend.Accelerator.Allocate1D<ushort>(bits.Length);
-        buffer.View.CopyFromCPU(backend.Stream, bits);
-        return new IlgpuWeight(name, rows, cols, buffer);
-    }
-
-    public static IlgpuWeight Vector(IlgpuBackend backend, string name, float[] values)
-    {
-        var buffer = backend.Accelerator.Allocate1D<float>(values.Length);
-        buffer.View.CopyFromCPU(backend.Stream, values);
-        return new IlgpuWeight(name, buffer);
-    }
 
     public static float[] Download(IKernelBackend backend, DeviceTensor tensor)
     {

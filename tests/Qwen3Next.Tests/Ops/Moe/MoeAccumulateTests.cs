@@ -19,7 +19,7 @@ public sealed class MoeAccumulateTests(string backendName)
     {
         var c = new MoeCase(new MoeShape(64, 16, 4, 24, 32, true), tokens, seed: 21 + tokens);
         var y0 = Enumerable.Range(0, tokens * c.Shape.Hidden).Select(i => MathF.Sin(i * 0.37f)).ToArray();
-        using var weights = c.LoadOn(Backend);
+        using var weights = c.Load(Backend);
         var (alone, _) = c.Run(Backend, weights);
 
         using var x = Backend.Upload(c.X);
@@ -34,7 +34,7 @@ public sealed class MoeAccumulateTests(string backendName)
     public void YAliasingXIsRefused()
     {
         var c = new MoeCase(new MoeShape(64, 16, 4, 24, 32, true), 1, seed: 2);
-        using var weights = c.LoadOn(Backend);
+        using var weights = c.Load(Backend);
         using var x = Backend.Upload(c.X);
         Assert.That(() => Backend.Moe.Block(c.Shape, 1, x, weights, x, accumulate: true),
             Throws.ArgumentException.With.Message.Contains("y must not alias x"));

@@ -1,7 +1,4 @@
-using ILGPU;
-using ILGPU.Runtime;
 using Qwen3Next.Backends;
-using Qwen3Next.Backends.Ilgpu;
 using Qwen3Next.Checkpoint;
 using Qwen3Next.Ops.Basic;
 using Qwen3Next.Ops.Moe;
@@ -10,7 +7,7 @@ namespace Qwen3Next.Tests.Ops.Moe;
 
 /// <summary>
 /// A generated MoE block: x ~ U(-1, 1) and weights ~ U(-1, 1)/sqrt(fan-in) rounded to bf16, so every dot product and the
-/// output are O(1). Holds the host bits, builds the ILGPU weights and computes the expected result with the C# references
+/// output are O(1). Holds the host bits, loads the weights on any backend and computes the expected result with the C# references
 /// (the same steps as the reference backend's block).
 /// </summary>
 internal sealed class MoeCase
@@ -60,29 +57,37 @@ internal sealed class MoeCase
         return Enumerable.Range(0, rows * cols).Select(_ => Bf16.FromFloat(((random.NextSingle() * 2) - 1) * scale)).ToArray();
     }
 
-    public MoeWeights Load(IlgpuBackend b)
-    {
-        int h = Shape.Hidden, s = Shape.SharedIntermediate;
-        return new MoeWeights(Weight(b, "gate.weight", Router, Shape.Experts, h),
-            IlgpuExpertWeights.FromBits(b, Shape, e => (Gate[e], Up[e], Down[e])),
-            Weight(b, "shared_expert.gate_proj.weight", SharedGate, s, h), Weight(b, "shared_expert.up_proj.weight", SharedUp, s, h),
-            Weight(b, "shared_expert.down_proj.weight", SharedDown, h, s), Weight(b, "shared_expert_gate.weight", SharedExpertGate, 1, h));
-    }
-
-    /// <summary>The weights through <paramref name="b"/>'s own loaders (<see cref="IKernelBackend.LoadWeight"/>,
-    /// <see cref="IKernelBackend.LoadExperts"/>), as a checkpoint would be loaded.</summary>
-    public MoeWeights LoadOn(IKernelBackend b)
+    public MoeWeights Load(IKernelBackend b)
     {
         int h = Shape.Hidden, i = Shape.ExpertIntermediate, s = Shape.SharedIntermediate;
-        static TensorView View(string name, ushort[] bits, int rows, int cols) => TensorView.FromBf16(name, [rows, cols], bits);
-        var experts = Enumerable.Range(0, Shape.Experts).Select(e => new ExpertTensors(View($"experts.{e}.gate_proj.weight", Gate[e], i, h),
-            View($"experts.{e}.up_proj.weight", Up[e], i, h), View($"experts.{e}.down_proj.weight", Down[e], h, i))).ToArray();
-        return new MoeWeights(b.LoadWeight(View("gate.weight", Router, Shape.Experts, h)), b.LoadExperts(Shape, experts),
-            b.LoadWeight(View("shared_expert.gate_proj.weight", SharedGate, s, h)), b.LoadWeight(View("shared_expert.up_proj.weight", SharedUp, s, h)),
-            b.LoadWeight(View("shared_expert.down_proj.weight", SharedDown, h, s)), b.LoadWeight(View("shared_expert_gate.weight", SharedExpertGate, 1, h)));
+        var experts = Enumerable.Range(0, Shape.Experts).Select(e => new ExpertTensors(
+            TensorView.FromBf16($"experts.{e}.gate_proj.weight", [i, h], Gate[e]), TensorView.FromBf16($"experts.{e}.up_proj.weight", [i, h], Up[e]),
+            TensorView.FromBf16($"experts.{e}.down_proj.weight", [h, i], Down[e]))).ToList();
+        var loaded = new List<IDisposable>();
+        try
+        {
+            DeviceWeight Matrix(string name, ushort[] bits, int rows, int cols)
+            {
+                var weight = b.LoadWeight(TensorView.FromBf16(name, [rows, cols], bits));
+                loaded.Add(weight);
+                return weight;
+            }
+
+            var router = Matrix("gate.weight", Router, Shape.Experts, h);
+            var sharedGate = Matrix("shared_expert.gate_proj.weight", SharedGate, s, h);
+            var sharedUp = Matrix("shared_expert.up_proj.weight", SharedUp, s, h);
+            var sharedDown = Matrix("shared_expert.down_proj.weight", SharedDown, h, s);
+            var sharedExpertGate = Matrix("shared_expert_gate.weight", SharedExpertGate, 1, h);
+            return new MoeWeights(router, b.LoadExperts(Shape, experts), sharedGate, sharedUp, sharedDown, sharedExpertGate);
+        }
+        catch
+        {
+            loaded.ForEach(w => w.Dispose());
+            throw;
+        }
     }
 
-    /// <summary>Runs the block on any backend with weights from <see cref="LoadOn"/>; returns y and the routing it reported.</summary>
+    /// <summary>Runs the block on any backend with weights from <see cref="Load"/>; returns y and the routing it reported.</summary>
     public (float[] Y, MoeRouting Routing) Run(IKernelBackend b, MoeWeights weights, float[]? x = null)
     {
         using var xd = b.Upload(x ?? X);
@@ -94,8 +99,8 @@ internal sealed class MoeCase
         return (result, routing);
     }
 
-    /// <summary>Runs the ILGPU block; returns y <c>[T, H]</c> and the routing it reported.</summary>
-    public (float[] Y, MoeRouting Routing) RunIlgpu(IlgpuBackend b)
+    /// <summary>Runs the block on <paramref name="b"/>; returns y <c>[T, H]</c> and the routing it reported.</summary>
+    public (float[] Y, MoeRouting Routing) Run(IKernelBackend b)
     {
         using var weights = Load(b);
         using var x = b.Upload(X);
@@ -142,12 +147,5 @@ internal sealed class MoeCase
         }
 
         return (y, routing);
-    }
-
-    private static IlgpuWeight Weight(IlgpuBackend b, string name, ushort[] bits, int rows, int cols)
-    {
-        var buffer = b.Accelerator.Allocate1D<ushort>(bits.Length);
-        buffer.View.CopyFromCPU(b.Stream, bits);
-        return new IlgpuWeight(name, rows, cols, buffer);
     }
 }

@@ -27,7 +27,7 @@ public sealed class PtxMoeDecodeTests
     {
         var c = new MoeCase(new MoeShape(hidden, experts, topK, intermediate, sharedIntermediate, true), tokens, seed: (tokens * 7) + hidden + experts);
         var (expected, expectedRouting) = c.RunReference();
-        using var weights = c.LoadOn(Emu);
+        using var weights = c.Load(Emu);
         var (y, routing) = c.Run(Emu, weights);
         Assert.That(routing.Selected, Is.EqualTo(expectedRouting.Selected), "selected experts, in rank order");
         AssertClose(routing.Logits, expectedRouting.Logits, "router logits");
@@ -40,7 +40,7 @@ public sealed class PtxMoeDecodeTests
     public void FusedAndUnfusedDecodeAgree()
     {
         var c = new MoeCase(new MoeShape(96, 32, 8, 40, 56, true), tokens: 2, seed: 11);
-        using var weights = c.LoadOn(Emu);
+        using var weights = c.Load(Emu);
         var (fused, fusedRouting) = c.Run(Emu, weights);
         var ops = (Qwen3Next.Ops.Moe.PtxMoeOps)Emu.Moe;
         ops.UnfusedDecode = true;
@@ -62,7 +62,7 @@ public sealed class PtxMoeDecodeTests
     public void DecodeIsThreeLaunchesWithoutHostRoundTrips()
     {
         var c = new MoeCase(new MoeShape(64, 16, 4, 32, 32, true), tokens: 1, seed: 3);
-        using var weights = c.LoadOn(Emu);
+        using var weights = c.Load(Emu);
         using var x = Emu.Upload(c.X);
         using var y = Emu.Allocate(c.Shape.Hidden);
         Emu.Moe.Block(c.Shape, 1, x, weights, y);
