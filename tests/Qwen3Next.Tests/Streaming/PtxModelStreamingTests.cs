@@ -15,11 +15,15 @@ namespace Qwen3Next.Tests.Streaming;
 /// The tiny model on the emulated ptx backend (sanitizer on) with 32 expert slots for its 8 × 32 routed experts, so
 /// every forward pass evicts: greedy decoding of the golden prompt must give exactly the golden tokens, every
 /// logit must be bit-identical to the same run with every expert resident, and a steady-state decode step must
-/// make no host synchronisation besides the one that reads the logits back (the sampled token's readback).
+/// make no host synchronisation besides the one that reads the logits back (the sampled token's readback), no device
+/// allocation or free, and at most 12 kernel launches per layer.
 /// </summary>
 public sealed class PtxModelStreamingTests
 {
     private static string Folder => Path.Combine(TestBackends.DataRoot, "models", "tiny-qwen3-next");
+
+    /// <summary>Launches of a decode step outside the layers: embedding, final norm, lm_head.</summary>
+    private const int HeadLaunches = 3;
 
     private sealed record Run(int[] Tokens, List<float[]> Logits, List<CudaDriverCounters> Steps);
 
@@ -106,6 +110,11 @@ public sealed class PtxModelStreamingTests
             Assert.That(r.HostSynchronizations, Is.EqualTo(1), $"decode step {i + 1} (resident)");
             Assert.That(d.Launches, Is.EqualTo(r.Launches + config.NumHiddenLayers - 1), $"decode step {i + 1}");
             Assert.That((d.Allocations, d.Frees, d.Memsets), Is.EqualTo((r.Allocations, r.Frees, r.Memsets)), $"decode step {i + 1}");
+
+            // Activations come from the backend's arena: no cuMemAlloc/cuMemFree once the first decode step has run.
+            // At most 12 compute launches per layer; the other 3 are the embedding, the final norm and lm_head.
+            Assert.That((r.Allocations, r.Frees), Is.EqualTo((0L, 0L)), $"decode step {i + 1}: allocations and frees");
+            Assert.That(r.Launches - HeadLaunches, Is.LessThanOrEqualTo(12L * config.NumHiddenLayers), $"decode step {i + 1}: launches");
         }
     }
 

@@ -47,6 +47,7 @@ public sealed class PtxBackend : IKernelBackend, IForwardCapacity
             Stream = driver.CreateStream(nonBlocking: true, "the ptx compute stream");
             CopyStream = driver.CreateStream(nonBlocking: true, "the ptx copy stream");
             Workspace = new DeviceWorkspace(driver, Stream);
+            Arena = new DeviceTensorArena(driver);
         }
         catch
         {
@@ -174,20 +175,35 @@ public sealed class PtxBackend : IKernelBackend, IForwardCapacity
     internal DeviceBuffer<T> AllocateBuffer<T>(long length, string what) where T : unmanaged
         => DeviceBuffer<T>.Allocate(Driver, Math.Max(1, length), what);
 
+    /// <summary>Tensors (<see cref="Allocate"/>, <see cref="Upload"/>) come from here and go back on dispose.</summary>
+    internal DeviceTensorArena Arena { get; }
+
+    /// <summary>Idle activation bytes the backend keeps for reuse (<see cref="DeviceTensorArena"/>); 0 frees every
+    /// tensor on dispose.</summary>
+    public long ArenaCapacityBytes
+    {
+        get => Arena.CapacityBytes;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            Arena.CapacityBytes = value;
+        }
+    }
+
     public DeviceTensor Allocate(long length)
     {
         using var use = OpContracts.Allocate(Access, length);
-        var buffer = AllocateBuffer<float>(length, "a tensor");
+        var buffer = Arena.Rent(length, "a tensor");
         Driver.MemsetD32Async(buffer.Span.Address, 0, buffer.Length, Stream, "a tensor");
-        return new PtxTensor(buffer);
+        return new PtxTensor(buffer, Arena);
     }
 
     public DeviceTensor Upload(ReadOnlySpan<float> data)
     {
         using var use = Access.Enter();
-        var buffer = AllocateBuffer<float>(data.Length, "a tensor");
+        var buffer = Arena.Rent(data.Length, "a tensor");
         CopyToDevice(data, buffer.Span.Slice(0, data.Length));
-        return new PtxTensor(buffer);
+        return new PtxTensor(buffer, Arena);
     }
 
     public void Download(DeviceTensor source, Span<float> destination)
@@ -358,6 +374,7 @@ public sealed class PtxBackend : IKernelBackend, IForwardCapacity
         Access.MarkDisposed();
         Streaming?.Dispose();
         Workspace.Dispose();
+        Arena.Dispose();
         kernels.Dispose();
         Driver.DestroyStream(CopyStream, "the ptx copy stream");
         Driver.DestroyStream(Stream, "the ptx compute stream");

@@ -12,7 +12,7 @@ namespace Qwen3Next.Ops.Basic;
 /// In fast precision a prefill matmul casts x to bf16 once (<c>cast_f32_bf16</c>) and runs the wgmma GEMM (sm_90a);
 /// without the sm_90a kernels, or when <c>in % 8 ≠ 0</c>, the exact mma kernel runs instead.
 /// </summary>
-public sealed class PtxBasicOps(PtxBackend backend) : IBasicOps
+public sealed class PtxBasicOps(PtxBackend backend) : IBasicOps, IResidualMatMul
 {
     public const string Embedding = "embedding_bf16";
     public const string RmsNormZeroCentred = "rmsnorm_zero_centred";
@@ -107,6 +107,17 @@ public sealed class PtxBasicOps(PtxBackend backend) : IBasicOps
     {
         using var use = OpContracts.MatMul(backend.Access, x, weight, y, rows);
         MatMul(PtxBackend.T(x).Span, weight, PtxBackend.T(y).Span, rows, accumulate: false);
+    }
+
+    public void MatMulAdd(DeviceTensor x, DeviceWeight weight, DeviceTensor y, int rows)
+    {
+        using var use = OpContracts.MatMul(backend.Access, x, weight, y, rows);
+        if (ReferenceEquals(x, y))
+        {
+            throw new ArgumentException("MatMulAdd: y aliases x (the kernel reads x while it writes y).", nameof(y));
+        }
+
+        MatMul(PtxBackend.T(x).Span, weight, PtxBackend.T(y).Span, rows, accumulate: true);
     }
 
     /// <summary><c>y[rows, W.Rows] (+)= x[rows, W.Cols]·Wᵀ</c> on views (workspaces of the other families). In fast
