@@ -33,6 +33,7 @@ internal sealed class DecodeMeter(IKernelBackend backend, IExpertStreaming? stre
     private int tokens;
     private int startToken;
     private CudaDriverCounters? countersAtStart;
+    private CudaDriverCounters? countersAtLastToken;
     private StreamingStatistics? streamingAtStart;
     private long timerSyncsAtStart;
 
@@ -47,6 +48,9 @@ internal sealed class DecodeMeter(IKernelBackend backend, IExpertStreaming? stre
             timerSyncsAtStart = timer?.Synchronizations ?? 0;
             startToken = tokens;
         }
+
+        // The window ends at the last token, before the generation frees its session and sampler.
+        countersAtLastToken = tokens > 2 ? counters?.Snapshot() : null;
     }
 
     /// <summary>The window's figures, or null when fewer than two decode steps ran.</summary>
@@ -57,7 +61,7 @@ internal sealed class DecodeMeter(IKernelBackend backend, IExpertStreaming? stre
             return null;
         }
 
-        var driver = counters is not null && countersAtStart is not null ? counters.Since(countersAtStart) : null;
+        var driver = countersAtLastToken is not null && countersAtStart is not null ? countersAtLastToken.Since(countersAtStart) : null;
         long timerSyncs = (timer?.Synchronizations ?? 0) - timerSyncsAtStart;
         var s = streaming is not null && streamingAtStart is not null ? streaming.Statistics.Since(streamingAtStart) : null;
         int n = tokens - startToken;

@@ -32,18 +32,17 @@ public static class Generator
         cancellationToken.ThrowIfCancellationRequested();
         var sampler = new TokenSampler(sampling);
         using var session = model.CreateSession(prompt.Count + maxNewTokens);
+        using var device = model.CreateDeviceSampler(sampling);
         var ids = prompt.ToArray();
         var clock = Stopwatch.StartNew();
-        float[] logits = Prefill(model, session, ids, prefillChunk, observer, cancellationToken);
-        var generated = new List<int> { sampler.Next(logits) };
+        var generated = new List<int> { Prefill(model, session, ids, prefillChunk, sampler, device, observer, cancellationToken) };
         double prefill = clock.Elapsed.TotalSeconds;
         onToken?.Invoke(generated[0]);
         clock.Restart();
         while (generated.Count < maxNewTokens && !(stopTokens?.Contains(generated[^1]) ?? false))
         {
             cancellationToken.ThrowIfCancellationRequested();
-            logits = model.Forward(session, [generated[^1]], observer: observer);
-            generated.Add(sampler.Next(logits));
+            generated.Add(Next(model, session, [generated[^1]], sampler, device, observer));
             onToken?.Invoke(generated[^1]);
         }
 
@@ -62,32 +61,40 @@ public static class Generator
         cancellationToken.ThrowIfCancellationRequested();
         var sampler = new TokenSampler(sampling);
         using var session = model.CreateSession(prompt.Count + maxNewTokens);
+        using var device = model.CreateDeviceSampler(sampling);
         var ids = prompt.ToArray();
-        float[] logits = await Task.Run(() => Prefill(model, session, ids, prefillChunk, null, cancellationToken), cancellationToken).ConfigureAwait(false);
-        int token = sampler.Next(logits);
+        int token = await Task.Run(() => Prefill(model, session, ids, prefillChunk, sampler, device, null, cancellationToken), cancellationToken).ConfigureAwait(false);
         yield return token;
         for (int count = 1; count < maxNewTokens && !(stopTokens?.Contains(token) ?? false); count++)
         {
             cancellationToken.ThrowIfCancellationRequested();
             int last = token;
-            logits = await Task.Run(() => model.Forward(session, [last]), cancellationToken).ConfigureAwait(false);
-            token = sampler.Next(logits);
+            token = await Task.Run(() => Next(model, session, [last], sampler, device, null), cancellationToken).ConfigureAwait(false);
             yield return token;
         }
     }
 
-    private static float[] Prefill(Qwen3NextModel model, InferenceSession session, int[] ids, int prefillChunk, IForwardObserver? observer, CancellationToken cancellationToken)
+    /// <summary>Prefill in chunks; the last chunk's pass chooses the first token.</summary>
+    private static int Prefill(Qwen3NextModel model, InferenceSession session, int[] ids, int prefillChunk, TokenSampler sampler, DeviceTokenSampler? device,
+        IForwardObserver? observer, CancellationToken cancellationToken)
     {
-        float[] logits = [];
         int chunk = prefillChunk > 0 ? prefillChunk : ids.Length;
-        for (int start = 0; start < ids.Length; start += chunk)
+        int start = 0;
+        for (; start + chunk < ids.Length; start += chunk)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            logits = model.Forward(session, ids.AsSpan(start, Math.Min(chunk, ids.Length - start)), observer: observer);
+            model.Forward(session, ids.AsSpan(start, chunk), observer: observer);
         }
 
-        return logits;
+        cancellationToken.ThrowIfCancellationRequested();
+        return Next(model, session, ids.AsSpan(start), sampler, device, observer);
     }
+
+    /// <summary>One forward pass and the token it chooses: on the device when the backend samples there (only the id
+    /// comes back), otherwise from the logits with the host sampler.</summary>
+    private static int Next(Qwen3NextModel model, InferenceSession session, ReadOnlySpan<int> input, TokenSampler sampler, DeviceTokenSampler? device,
+        IForwardObserver? observer)
+        => device is not null ? model.ForwardSampled(session, input, device, observer) : sampler.Next(model.Forward(session, input, observer: observer));
 
     private static void Validate(Qwen3NextModel model, IReadOnlyList<int> prompt, int maxNewTokens, SamplingOptions sampling, int prefillChunk)
     {

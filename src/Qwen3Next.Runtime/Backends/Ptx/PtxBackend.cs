@@ -1,6 +1,7 @@
 using ILGPU.Runtime.Cuda;
 using Qwen3Next.Checkpoint;
 using Qwen3Next.Cuda;
+using Qwen3Next.Graph;
 using Qwen3Next.Device;
 using Qwen3Next.Ops.Attention;
 using Qwen3Next.Ops.Basic;
@@ -18,7 +19,7 @@ namespace Qwen3Next.Backends.Ptx;
 /// a GPU (<see cref="CudaApiDriver"/>), on host memory with launches only checked (<see cref="CreateSignatureCheck"/>)
 /// or on an emulated device. The launchers live beside the other implementations of each op, <c>Ops/&lt;Family&gt;/Ptx*Ops.cs</c>.
 /// </summary>
-public sealed class PtxBackend : IKernelBackend, IForwardCapacity
+public sealed class PtxBackend : IKernelBackend, IForwardCapacity, IDeviceSampling
 {
     public const string NoDeviceMessage = "no CUDA device: the ptx backend needs an NVIDIA GPU; use --backend ilgpu or reference";
 
@@ -188,6 +189,16 @@ public sealed class PtxBackend : IKernelBackend, IForwardCapacity
             ArgumentOutOfRangeException.ThrowIfNegative(value);
             Arena.CapacityBytes = value;
         }
+    }
+
+    /// <summary>A device sampler for greedy decoding or top-k ≤ 256 sampling (<see cref="PtxTokenSampler.Supports"/>); null otherwise.</summary>
+    public DeviceTokenSampler? CreateSampler(SamplingOptions options, int rows)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        ArgumentOutOfRangeException.ThrowIfLessThan(rows, 1);
+        using var use = Access.Enter();
+        return PtxTokenSampler.Supports(options) ? new PtxTokenSampler(this, options, rows) : null;
     }
 
     public DeviceTensor Allocate(long length)

@@ -22,6 +22,7 @@ public sealed class PtxBasicOps(PtxBackend backend) : IBasicOps, IResidualMatMul
     public const string ResidualAdd = "residual_add";
     public const string SiluMul = "silu_mul";
     public const string Argmax = "argmax_rows";
+    public const string Sample = "sample_rows";
     public const string CastBf16 = "cast_f32_bf16";
     public const string SiluMulBf16 = "silu_mul_bf16";
     public const string MatMulWgmma = "matmul_bf16_wgmma";
@@ -34,7 +35,7 @@ public sealed class PtxBasicOps(PtxBackend backend) : IBasicOps, IResidualMatMul
     public const int GemvMaxRows = 8;
 
     public static IReadOnlyList<string> KernelNames { get; } =
-        [Embedding, RmsNormZeroCentred, RmsNormPlain, MatMulGemv, MatMulMma, ResidualAdd, SiluMul, Argmax, CastBf16, SiluMulBf16];
+        [Embedding, RmsNormZeroCentred, RmsNormPlain, MatMulGemv, MatMulMma, ResidualAdd, SiluMul, Argmax, Sample, CastBf16, SiluMulBf16];
 
     /// <summary>Kernels built from <c>*_sm90a.cu</c> with CUDA 12.4: embedded only when that toolchain was found.</summary>
     public static IReadOnlyList<string> Sm90aKernelNames { get; } = [MatMulWgmma];
@@ -198,6 +199,26 @@ public sealed class PtxBasicOps(PtxBackend backend) : IBasicOps, IResidualMatMul
         Require(ldIn >= width, SiluMul, $"ld_in = {ldIn} is below I = {width}");
         Holds(SiluMul, "out", output.Length, (long)rows * width);
         backend.Launch(SiluMul, config, args.Clear().Add(output).Add(gate).Add(up).Add(rows).Add(width).Add(ldIn));
+    }
+
+    /// <summary>Most candidates <c>sample_rows</c> sorts on the device (top-k above it needs the host sampler).</summary>
+    public const int SampleMaxTopK = 256;
+
+    /// <summary><c>sample_rows</c>: one token per row of <paramref name="logits"/> <c>[rows, vocab]</c> into
+    /// <paramref name="output"/> (greedy when temperature ≤ 0, else 1 ≤ top-k ≤ <see cref="SampleMaxTopK"/>), drawing
+    /// from <paramref name="counters"/> <c>[rows]</c> (advanced by the kernel).</summary>
+    internal void SampleRows(DeviceSpan<int> output, DeviceSpan<float> logits, DeviceSpan<long> counters, long seed, int rows, int vocab,
+        float temperature, int topK, float topP)
+    {
+        Positive(Sample, "T", rows);
+        Positive(Sample, "V", vocab);
+        Require(temperature <= 0f || topK is >= 1 and <= SampleMaxTopK, Sample, $"top_k = {topK} is outside [1, {SampleMaxTopK}]");
+        Require(topP > 0f && topP <= 1f, Sample, $"top_p = {topP} is outside (0, 1]");
+        Holds(Sample, "out", output.Length, rows);
+        Holds(Sample, "logits", logits.Length, (long)rows * vocab);
+        Holds(Sample, "counters", counters.Length, rows);
+        backend.Launch(Sample, new LaunchConfig(rows, 1024), args.Clear().Add(output).Add(logits).Add(counters).Add(seed).Add(rows).Add(vocab)
+            .Add(temperature).Add(topK).Add(topP));
     }
 
     public void ArgmaxRows(DeviceTensor x, int rows, int cols, Span<int> result)
