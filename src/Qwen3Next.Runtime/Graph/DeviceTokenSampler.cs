@@ -18,7 +18,18 @@ public abstract class DeviceTokenSampler : IDisposable
 {
     /// <summary>Writes the token chosen from each of the first <paramref name="rows"/> rows of <paramref name="logits"/>
     /// <c>[rows, vocab]</c> to <paramref name="result"/>; a negative value is minus the number of NaN/±Inf logits of that row.</summary>
-    public abstract void Sample(DeviceTensor logits, int rows, int vocab, Span<int> result);
+    public void Sample(DeviceTensor logits, int rows, int vocab, Span<int> result)
+    {
+        Launch(logits, rows, vocab);
+        ReadBack(rows, result);
+    }
+
+    /// <summary>Queues the sampling kernel (stream work only, so it can be captured into a graph).</summary>
+    public abstract void Launch(DeviceTensor logits, int rows, int vocab);
+
+    /// <summary>Copies the ids of the last <see cref="Launch"/> (or of a replayed graph holding it) to
+    /// <paramref name="result"/>: the one host synchronisation.</summary>
+    public abstract void ReadBack(int rows, Span<int> result);
 
     public abstract void Dispose();
 }

@@ -199,7 +199,9 @@ public sealed class Qwen3NextModel : IDisposable
             var batch = SequenceBatch.Single(session.Position, t);
             var states = session.Layers.Select(l => l.AsBatchState()).ToArray();
             var rows = allLogits ? Enumerable.Range(0, t).ToArray() : [t - 1];
-            float[] result = Run(batch, tokens, states, rows, observer, pass.Fail, sampler, sampled);
+            float[] result = sampler is not null && t == 1 && observer is null && !CheckActivations && Backend is IStepGraphs { CanCaptureSteps: true } graphs
+                ? RunAsGraph(graphs, session, batch, tokens, states, rows, pass.Fail, sampler, sampled)
+                : Run(batch, tokens, states, rows, observer, pass.Fail, sampler, sampled);
             var (first, count) = NonFiniteScan.Find(result);
             if (first >= 0)
             {
@@ -233,7 +235,8 @@ public sealed class Qwen3NextModel : IDisposable
     /// <paramref name="fail"/> makes the exception for non-finite activations (with <see cref="CheckActivations"/>).
     /// </summary>
     internal float[] Run(SequenceBatch batch, ReadOnlySpan<int> tokens, IReadOnlyList<LayerBatchState> states, ReadOnlySpan<int> logitRows,
-        IForwardObserver? observer, Func<string, int?, float, NonFiniteValueException> fail, DeviceTokenSampler? sampler = null, Span<int> sampled = default)
+        IForwardObserver? observer, Func<string, int?, float, NonFiniteValueException> fail, DeviceTokenSampler? sampler = null, Span<int> sampled = default,
+        bool readBack = true)
     {
         int t = tokens.Length, width = Config.HiddenSize, vocab = Config.VocabSize;
         // Before any state changes: a streaming backend refuses a pass its expert cache cannot hold (MoE runs over all T).
@@ -276,13 +279,60 @@ public sealed class Qwen3NextModel : IDisposable
         Backend.Basic.MatMul(last, lmHead, logits, rows);
         if (sampler is not null)
         {
-            sampler.Sample(logits, rows, vocab, sampled);
+            sampler.Launch(logits, rows, vocab);
+            if (readBack)
+            {
+                sampler.ReadBack(rows, sampled);
+            }
+
             return [];
         }
 
         var result = new float[rows * vocab];
         Backend.Download(logits, result);
         return result;
+    }
+
+    /// <summary>
+    /// A one-token step with a device sampler as a replayed graph: the ids and the batch are staged, then the session's
+    /// graph runs if its key (memory epoch, launch geometry, sampler) still holds. Otherwise the step runs eagerly once
+    /// (so workspaces and the arena reach their steady state under the new key) and the next step is captured — every
+    /// later step is one graph launch and the readback of the id.
+    /// </summary>
+    private float[] RunAsGraph(IStepGraphs graphs, InferenceSession session, SequenceBatch batch, ReadOnlySpan<int> tokens,
+        IReadOnlyList<LayerBatchState> states, ReadOnlySpan<int> rows, Func<string, int?, float, NonFiniteValueException> fail, DeviceTokenSampler sampler,
+        Span<int> sampled)
+    {
+        graphs.Stage(batch, tokens);
+        var key = new StepGraphKey(graphs.MemoryEpoch, graphs.GeometryOf(batch), sampler);
+        if (session.StepGraph is null || session.StepGraphKey != key)
+        {
+            session.StepGraph?.Dispose();
+            session.StepGraph = null;
+            if (session.WarmStepKey != key)
+            {
+                Run(batch, tokens, states, rows, null, fail, sampler, sampled);
+                session.WarmStepKey = key with { Epoch = graphs.MemoryEpoch };
+                return [];
+            }
+
+            graphs.BeginCapture();
+            try
+            {
+                Run(batch, tokens, states, rows, null, fail, sampler, sampled, readBack: false);
+            }
+            catch
+            {
+                graphs.AbortCapture();
+                throw;
+            }
+
+            (session.StepGraph, session.StepGraphKey) = (graphs.EndCapture(), key);
+        }
+
+        graphs.Replay(session.StepGraph);
+        sampler.ReadBack(rows.Length, sampled);
+        return [];
     }
 
     internal string LogitsMessage(int count, int total, float value, int? index)

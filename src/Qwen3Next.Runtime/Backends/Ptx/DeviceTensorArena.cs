@@ -19,8 +19,12 @@ internal sealed class DeviceTensorArena(ICudaDriver driver) : IDisposable
     private readonly Lock gate = new();
     private long idleBytes;
     private bool disposed;
+    private long frees;
 
     public long CapacityBytes { get; set; } = DefaultCapacityBytes;
+
+    /// <summary>Buffers freed instead of kept: a graph captured before holds addresses that may be gone.</summary>
+    public long Frees => Interlocked.Read(ref frees);
 
     /// <summary>Bytes held idle now.</summary>
     public long IdleBytes
@@ -69,6 +73,7 @@ internal sealed class DeviceTensorArena(ICudaDriver driver) : IDisposable
             }
         }
 
+        Interlocked.Increment(ref frees);
         buffer.Dispose();
     }
 

@@ -19,7 +19,7 @@ namespace Qwen3Next.Backends.Ptx;
 /// a GPU (<see cref="CudaApiDriver"/>), on host memory with launches only checked (<see cref="CreateSignatureCheck"/>)
 /// or on an emulated device. The launchers live beside the other implementations of each op, <c>Ops/&lt;Family&gt;/Ptx*Ops.cs</c>.
 /// </summary>
-public sealed class PtxBackend : IKernelBackend, IForwardCapacity, IDeviceSampling
+public sealed class PtxBackend : IKernelBackend, IForwardCapacity, IDeviceSampling, IStepGraphs
 {
     public const string NoDeviceMessage = "no CUDA device: the ptx backend needs an NVIDIA GPU; use --backend ilgpu or reference";
 
@@ -189,6 +189,65 @@ public sealed class PtxBackend : IKernelBackend, IForwardCapacity, IDeviceSampli
             ArgumentOutOfRangeException.ThrowIfNegative(value);
             Arena.CapacityBytes = value;
         }
+    }
+
+    /// <summary>Whether the model may capture decode steps as CUDA graphs and replay them (on by default).</summary>
+    public bool UseStepGraphs { get; set; } = true;
+
+    public bool CanCaptureSteps => UseStepGraphs && Streaming is null && timer is null;
+
+    public long MemoryEpoch => Workspace.Moves + Arena.Frees;
+
+    public int GeometryOf(SequenceBatch batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        return PtxGatedAttentionOps.DecodeSplits(batch.MaxContext);
+    }
+
+    public void Stage(SequenceBatch batch, ReadOnlySpan<int> tokens)
+    {
+        using var use = Access.Enter();
+        Batches.Of(batch);
+        PtxBasic.StageIds(tokens);
+    }
+
+    public void BeginCapture()
+    {
+        using var use = Access.Enter();
+        Driver.BeginCapture(Stream, "a decode step");
+    }
+
+    public CapturedStep EndCapture()
+    {
+        using var use = Access.Enter();
+        var graph = Driver.EndCapture(Stream, "a decode step");
+        try
+        {
+            return new PtxCapturedStep(this, graph, Driver.Instantiate(graph, "a decode step"));
+        }
+        catch
+        {
+            Driver.DestroyGraph(graph, "a decode step");
+            throw;
+        }
+    }
+
+    public void AbortCapture()
+    {
+        using var use = Access.Enter();
+        Driver.DestroyGraph(Driver.EndCapture(Stream, "a failed capture"), "a failed capture");
+    }
+
+    public void Replay(CapturedStep step)
+    {
+        using var use = Access.Enter();
+        var captured = step as PtxCapturedStep;
+        if (captured is null || captured.Backend != this)
+        {
+            throw new ArgumentException("The step was captured by another backend.", nameof(step));
+        }
+
+        Driver.LaunchGraph(captured.Exec, Stream, "a decode step");
     }
 
     /// <summary>A device sampler for greedy decoding or top-k ≤ 256 sampling (<see cref="PtxTokenSampler.Supports"/>); null otherwise.</summary>

@@ -12,6 +12,7 @@ namespace Qwen3Next.Backends.Ptx;
 internal sealed class PtxBatchMetadata(PtxBackend backend)
 {
     private int[]? uploaded;
+    private long uploadedMoves;
 
     /// <summary>The batch's arrays on the device, as slices named after the kernel arguments.</summary>
     public Views Of(SequenceBatch batch)
@@ -19,10 +20,12 @@ internal sealed class PtxBatchMetadata(PtxBackend backend)
         var layout = batch.Layout;
         var span = backend.Workspace.Get<int>("batch", layout.Total).Slice(0, layout.Total);
         var packed = batch.Packed;
-        if (!ReferenceEquals(packed, uploaded) && !(uploaded is not null && packed.AsSpan().SequenceEqual(uploaded)))
+        // A grown workspace may reuse an address, so a move invalidates the upload too.
+        bool same = uploadedMoves == backend.Workspace.Moves && (ReferenceEquals(packed, uploaded) || (uploaded is not null && packed.AsSpan().SequenceEqual(uploaded)));
+        if (!same)
         {
             backend.CopyToDevice<int>(packed, span);
-            uploaded = packed;
+            (uploaded, uploadedMoves) = (packed, backend.Workspace.Moves);
         }
 
         return new Views(span, layout);

@@ -39,23 +39,33 @@ internal sealed class PtxTokenSampler : DeviceTokenSampler
     /// [1, <see cref="PtxBasicOps.SampleMaxTopK"/>] (any temperature and top-p).</summary>
     public static bool Supports(SamplingOptions options) => options.IsGreedy || options.TopK is >= 1 and <= PtxBasicOps.SampleMaxTopK;
 
-    public override void Sample(DeviceTensor logits, int rows, int vocab, Span<int> result)
+    public override void Launch(DeviceTensor logits, int rows, int vocab)
     {
         using var use = backend.Access.Enter();
-        if (rows < 1 || rows > maxRows)
-        {
-            throw new ArgumentOutOfRangeException(nameof(rows), $"The sampler serves 1 to {maxRows} rows; {rows} were given.");
-        }
+        RequireRows(rows);
+        backend.PtxBasic.SampleRows(ids.Span, PtxBackend.T(logits).Span, counters.Span, options.Seed, rows, vocab, options.Temperature, options.TopK,
+            options.TopP);
+    }
 
+    public override void ReadBack(int rows, Span<int> result)
+    {
+        using var use = backend.Access.Enter();
+        RequireRows(rows);
         if (result.Length < rows)
         {
             throw new ArgumentException($"result holds {result.Length} ids; {rows} are needed.", nameof(result));
         }
 
-        backend.PtxBasic.SampleRows(ids.Span, PtxBackend.T(logits).Span, counters.Span, options.Seed, rows, vocab, options.Temperature, options.TopK,
-            options.TopP);
         backend.CopyToHost(ids.Span.Slice(0, rows), result[..rows]);
         backend.Synchronize();
+    }
+
+    private void RequireRows(int rows)
+    {
+        if (rows < 1 || rows > maxRows)
+        {
+            throw new ArgumentOutOfRangeException(nameof(rows), $"The sampler serves 1 to {maxRows} rows; {rows} were given.");
+        }
     }
 
     public override void Dispose()

@@ -41,6 +41,8 @@ public sealed class PtxBasicOps(PtxBackend backend) : IBasicOps, IResidualMatMul
     public static IReadOnlyList<string> Sm90aKernelNames { get; } = [MatMulWgmma];
 
     private readonly KernelArguments args = new();
+    private int[]? stagedIds;
+    private long stagedMoves;
 
     internal static LaunchConfig RowConfig(string kernel, int rows, int cols)
     {
@@ -87,9 +89,23 @@ public sealed class PtxBasicOps(PtxBackend backend) : IBasicOps, IResidualMatMul
             Require((uint)id < (uint)table.Rows, Embedding, $"token id {id} is outside the vocabulary of {table.Rows}");
         }
 
-        var ids = backend.Workspace.Get<int>("basic.ids", t);
-        backend.CopyToDevice(tokens, ids.Slice(0, t));
+        var ids = StageIds(tokens);
         backend.Launch(Embedding, config, args.Clear().Add(PtxBackend.T(y).Span).Add(ids).Add(PtxBackend.W(table).Bits).Add(t).Add(table.Cols));
+    }
+
+    /// <summary>The ids in the embedding's workspace: uploaded unless the same ids are already there (staged before a
+    /// captured step, whose embedding then uploads nothing).</summary>
+    internal DeviceSpan<int> StageIds(ReadOnlySpan<int> tokens)
+    {
+        var ids = backend.Workspace.Get<int>("basic.ids", tokens.Length).Slice(0, Math.Max(1, tokens.Length));
+        // A grown workspace may reuse an address, so a move invalidates what was staged too.
+        if (stagedIds is null || stagedMoves != backend.Workspace.Moves || !tokens.SequenceEqual(stagedIds))
+        {
+            backend.CopyToDevice(tokens, ids.Slice(0, tokens.Length));
+            (stagedIds, stagedMoves) = (tokens.ToArray(), backend.Workspace.Moves);
+        }
+
+        return ids;
     }
 
     public void RmsNorm(DeviceTensor x, DeviceWeight weight, DeviceTensor y, int rows, int dim, float eps, bool zeroCentred)

@@ -118,6 +118,7 @@ public sealed class PtxDeviceSamplingTests
         var goldenTokens = golden.I64("greedy_tokens").Select(v => (int)v).ToArray();
         using var checkpoint = QwenCheckpoint.Open(folder);
         using var backend = PtxBackend.CreateEmulated(new PtxEmulator.EmulatorOptions { Sanitize = false });
+        backend.UseStepGraphs = false; // eager steps, so the launches are counted one by one (PtxStepGraphTests replays)
         using var model = Qwen3NextModel.Load(backend, checkpoint);
         var steps = new List<CudaDriverCounters>();
         var last = backend.DriverCounters.Snapshot();
