@@ -201,7 +201,7 @@ public sealed class PtxBackend : IKernelBackend, IForwardCapacity, IDeviceSampli
     public int GeometryOf(SequenceBatch batch)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        return PtxGatedAttentionOps.DecodeSplits(batch.MaxContext);
+        return PtxGatedAttentionOps.ContextSplits(batch.MaxContext);
     }
 
     public void Stage(SequenceBatch batch, ReadOnlySpan<int> tokens)
