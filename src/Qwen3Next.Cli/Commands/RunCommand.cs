@@ -24,7 +24,7 @@ internal static class RunCommand
         var topK = new Option<int>("--top-k") { Description = "Keep the k most likely tokens (0 = all).", DefaultValueFactory = _ => 0 }.AtLeast(0);
         var seed = new Option<int>("--seed") { Description = "Sampling seed.", DefaultValueFactory = _ => 0 };
         var stopAtEos = new Option<bool>("--stop-at-eos") { Description = "Stop when the model emits its end-of-sequence token." };
-        var prefillChunk = new Option<int>("--prefill-chunk") { Description = "Prefill at most this many tokens per forward pass (0 = all at once).", DefaultValueFactory = _ => 0 }
+        var prefillChunk = new Option<int>("--prefill-chunk") { Description = "Prefill at most this many tokens per forward pass (default 512; 0 = all at once).", DefaultValueFactory = _ => Generator.DefaultPrefillChunk }
             .AtLeast(0);
         var deviceMemory = new Option<string?>("--device-memory")
         {
@@ -80,7 +80,7 @@ internal static class RunCommand
             int capacity = ids.Length + parse.GetValue(maxNew);
             using var streaming = parse.GetValue(deviceMemory) is { } budget
                 ? StreamingSetup.Enable(kernels, checkpoint.Config, ByteSize.Parse(budget), capacity,
-                    parse.GetValue(prefillChunk) > 0 ? parse.GetValue(prefillChunk) : ids.Length, warm)
+                    parse.GetValue(prefillChunk) > 0 ? Math.Min(parse.GetValue(prefillChunk), ids.Length) : ids.Length, warm)
                 : null;
             if (parse.GetValue(saveCounts) is not null && streaming is not PtxExpertStreaming)
             {

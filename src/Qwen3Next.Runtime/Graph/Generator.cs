@@ -18,6 +18,11 @@ public sealed record GenerationResult(int[] PromptIds, int[] GeneratedIds, doubl
 /// at any token without leaking device memory (<see cref="Qwen3NextModel.OpenSessions"/> counts what is still held).</remarks>
 public static class Generator
 {
+    /// <summary>Prompt tokens per prefill pass unless told otherwise: activations and the experts a pass selects stay
+    /// bounded by the chunk, not the prompt (a 262K-token prompt in one pass would need ~80 GB of activations on the
+    /// 80B model), and a chunk of 512 already fills the GEMMs.</summary>
+    public const int DefaultPrefillChunk = 512;
+
     /// <summary>
     /// Generates up to <paramref name="maxNewTokens"/> tokens after <paramref name="prompt"/> in a session of its own, so
     /// several threads may generate on one model at once (their forward passes take turns on the backend).
@@ -25,7 +30,7 @@ public static class Generator
     /// </summary>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled; the session is freed.</exception>
     public static GenerationResult Generate(Qwen3NextModel model, IReadOnlyList<int> prompt, int maxNewTokens, SamplingOptions sampling,
-        IReadOnlySet<int>? stopTokens = null, int prefillChunk = 0, Action<int>? onToken = null, IForwardObserver? observer = null,
+        IReadOnlySet<int>? stopTokens = null, int prefillChunk = DefaultPrefillChunk, Action<int>? onToken = null, IForwardObserver? observer = null,
         CancellationToken cancellationToken = default)
     {
         Validate(model, prompt, maxNewTokens, sampling, prefillChunk);
@@ -55,7 +60,7 @@ public static class Generator
     /// cancelling <paramref name="cancellationToken"/>) frees the session before the enumeration ends.
     /// </summary>
     public static async IAsyncEnumerable<int> StreamAsync(Qwen3NextModel model, IReadOnlyList<int> prompt, int maxNewTokens, SamplingOptions sampling,
-        IReadOnlySet<int>? stopTokens = null, int prefillChunk = 0, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+        IReadOnlySet<int>? stopTokens = null, int prefillChunk = DefaultPrefillChunk, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         Validate(model, prompt, maxNewTokens, sampling, prefillChunk);
         cancellationToken.ThrowIfCancellationRequested();
@@ -74,7 +79,8 @@ public static class Generator
         }
     }
 
-    /// <summary>Prefill in chunks; the last chunk's pass chooses the first token.</summary>
+    /// <summary>Prefill in chunks of <paramref name="prefillChunk"/> tokens (0: the whole prompt in one pass); the last
+    /// chunk's pass chooses the first token.</summary>
     private static int Prefill(Qwen3NextModel model, InferenceSession session, int[] ids, int prefillChunk, TokenSampler sampler, DeviceTokenSampler? device,
         IForwardObserver? observer, CancellationToken cancellationToken)
     {

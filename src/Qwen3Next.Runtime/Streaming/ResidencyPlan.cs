@@ -88,7 +88,7 @@ public sealed record ResidencyPlan(
             if (budget < needed && !streamLayers)
             {
                 throw new InsufficientDeviceMemoryException(budget, needed,
-                    $"every non-expert weight stays resident ({weights.AlwaysNeededBytes:N0}) + state {state:N0} + workspace {workspace:N0} + {minimum} expert slots x {weights.ExpertBytes:N0}");
+                    $"every non-expert weight stays resident ({weights.AlwaysNeededBytes:N0}) + state {state:N0} + workspace {workspace:N0} + {minimum} expert slots x {weights.ExpertBytes:N0}{ChunkHint(prefillChunk, minimum, c)}");
             }
 
             if (budget < needed)
@@ -99,7 +99,7 @@ public sealed record ResidencyPlan(
                 if (budget < streamedNeeded)
                 {
                     throw new InsufficientDeviceMemoryException(budget, streamedNeeded,
-                        $"embedding + lm_head {weights.EmbeddingBytes + weights.LmHeadBytes:N0} + two layer staging buffers {2 * weights.LayerBytes.Max():N0} + state {state:N0} + workspace {workspace:N0} + {minimum} expert slots x {weights.ExpertBytes:N0}");
+                        $"embedding + lm_head {weights.EmbeddingBytes + weights.LmHeadBytes:N0} + two layer staging buffers {2 * weights.LayerBytes.Max():N0} + state {state:N0} + workspace {workspace:N0} + {minimum} expert slots x {weights.ExpertBytes:N0}{ChunkHint(prefillChunk, minimum, c)}");
                 }
 
                 int streamedSlots = (int)Math.Min((budget - streamedFixed) / weights.ExpertBytes, (long)c.NumExperts * layers);
@@ -111,6 +111,13 @@ public sealed record ResidencyPlan(
 
         return new ResidencyPlan(weights, budgetBytes ?? fixedBytes + (slots * weights.ExpertBytes), state, workspace, slots, minimum, c.NumExpertsPerTok, layers);
     }
+
+    /// <summary>What the prefill chunk adds, when a smaller one would need less (its workspace, and up to every expert of
+    /// a layer at once).</summary>
+    private static string ChunkHint(int prefillChunk, int minimum, ModelConfig c)
+        => prefillChunk > 1
+            ? $"; a prefill chunk of {prefillChunk} tokens sizes the workspace and may select {minimum} experts of a layer at once (a decode step needs {c.NumExpertsPerTok}), so a smaller --prefill-chunk needs less"
+            : string.Empty;
 }
 
 /// <summary>A device-memory budget too small for one layer's working set.</summary>
