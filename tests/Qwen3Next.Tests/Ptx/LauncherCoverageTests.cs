@@ -59,7 +59,8 @@ public sealed class LauncherCoverageTests
     }
 
     /// <summary>Generation samples on the device (no golden case generates); the residual add serves a backend-neutral
-    /// <see cref="IBasicOps.Add"/> now that the ptx layers fold it into their output projections.</summary>
+    /// <see cref="IBasicOps.Add"/> now that the ptx layers fold it into their output projections; the unfused gated-delta
+    /// decode stays selectable.</summary>
     private static void RunOpsNoGoldenCaseReaches(PtxBackend backend)
     {
         using var sampler = backend.CreateSampler(new SamplingOptions(1f, 0.9f, 8), rows: 1)!;
@@ -67,6 +68,16 @@ public sealed class LauncherCoverageTests
         sampler.Sample(logits, 1, 64, new int[1]);
         using var sum = backend.Allocate(64);
         backend.Basic.Add(sum, logits, 64);
+
+        // The four-kernel gated-delta decode that gdn_decode_fused replaced.
+        var ops = (PtxGatedDeltaOps)backend.GatedDelta;
+        ops.UnfusedDecode = true;
+        using (var w = OpWorkloads.Create("gdn-decode", backend, BenchmarkScale.Small))
+        {
+            w.Run();
+        }
+
+        ops.UnfusedDecode = false;
     }
 
 }
