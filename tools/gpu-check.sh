@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU check: runs on a machine with an NVIDIA GPU and driver but no .NET and no network, from the repository
 # root with .gpu/ beside it (see docs/gpu-check.md). Writes at most 8 files into RESULTS_DIR:
-# log.txt, nvidia-smi.txt, verify-ilgpu.json, verify-ptx.json, bench-ilgpu.json, bench-ptx.json, tests.txt, kernel-times.json.
+# log.txt, nvidia-smi.txt, verify-ilgpu.json, verify-ptx.json, bench-ilgpu.json, bench-ptx.json, tests.txt, kernel-times.json,
+# stats-ptx-streaming.json.
 #   bash .gpu/check.sh RESULTS_DIR
 set -uo pipefail
 results="${1:?usage: check.sh RESULTS_DIR}"
@@ -47,6 +48,9 @@ timeout 90 dotnet .gpu/run/app/kernels.dll profile --backend ptx --precision exa
 
 step "run: tiny model, ptx and ilgpu, with expert streaming"
 timeout 60 dotnet .gpu/run/app/kernels.dll run --model tests/data/golden/models/tiny-qwen3-next --backend ptx
+# Device-side expert streaming on real hardware: 38 slots for 256 experts (mapped host memory, the last-CTA routing,
+# the prefetch events); the output must be the golden tokens [301,471,365,298,382,76,304,434].
+timeout 60 dotnet .gpu/run/app/kernels.dll run --model tests/data/golden/models/tiny-qwen3-next --backend ptx --device-memory 3.7MiB --stats "$results/stats-ptx-streaming.json"
 timeout 60 dotnet .gpu/run/app/kernels.dll run --model tests/data/golden/models/tiny-qwen3-next --backend ilgpu --device-memory 3.7MiB
 
 step "BenchmarkDotNet, in-process: the op workloads on the GPU backends at the real shapes"

@@ -8,7 +8,8 @@
 //   writes the unnormalised partial o_part[b, h, s, :] with its max
 //   m_part[b, h, s] and sum l_part[b, h, s] (empty split: m = -inf, l = 0).
 // attn_decode_combine: grid (Hq, B), block 256: rescales the splits to the
-//   global max, normalises, multiplies by sigmoid(gate) and writes y.
+//   global max, normalises, multiplies by sigmoid(gate) and writes y
+//   (num_splits <= 1024).
 // q fp32 [T, Hq, D] (normed + roped), qg fp32 [T, Hq, 2D] (gate = second
 // half), token of sequence b = cu_seqlens[b]; pages fp32 [num_pages, Hkv,
 // page_size, D] (the new token's K/V already written by attn_qk_norm_rope),
@@ -121,28 +122,37 @@ attn_flash_decode(float* __restrict__ o_part, float* __restrict__ m_part, float*
     }
 }
 
+// The split weights exp(m_s - M) go to shared memory first, so the per-d sums are plain independent loads of
+// o_part (no load-dependent branch per split); num_splits <= DECODE_MAX_SPLITS.
+#define DECODE_MAX_SPLITS 1024
 extern "C" __global__ void __launch_bounds__(256)
 attn_decode_combine(float* __restrict__ y, const float* __restrict__ o_part,
                     const float* __restrict__ m_part, const float* __restrict__ l_part,
                     const float* __restrict__ qg, const int* __restrict__ cu_seqlens, int Hq, int D,
                     int num_splits) {
+    __shared__ float sw[DECODE_MAX_SPLITS];
     int h = blockIdx.x, b = blockIdx.y;
-    if (h >= Hq) return;
+    if (h >= Hq || num_splits > DECODE_MAX_SPLITS) return;
     size_t row = (size_t)b * Hq + h, tok = (size_t)cu_seqlens[b];
-    float M = -INFINITY;
-    for (int s = 0; s < num_splits; s++) M = fmaxf(M, m_part[row * num_splits + s]);
-    float Lsum = 0.0f;
-    for (int s = 0; s < num_splits; s++) {
+    float mloc = -INFINITY;
+    for (int s = threadIdx.x; s < num_splits; s += blockDim.x) mloc = fmaxf(mloc, m_part[row * num_splits + s]);
+    float M = block_max(mloc);
+    float lloc = 0.0f;
+    for (int s = threadIdx.x; s < num_splits; s += blockDim.x) {
         float m = m_part[row * num_splits + s];
-        if (m != -INFINITY) Lsum += expf(m - M) * l_part[row * num_splits + s];
+        // An empty split (m = -inf) weighs 0.
+        float w = m != -INFINITY ? expf(m - M) : 0.0f;
+        sw[s] = w;
+        if (w != 0.0f) lloc += w * l_part[row * num_splits + s];
     }
-    float invL = 1.0f / Lsum;
+    float invL = 1.0f / block_sum(lloc);
+    __syncthreads();
     for (int d = threadIdx.x; d < D; d += blockDim.x) {
         float acc = 0.0f;
-        for (int s = 0; s < num_splits; s++) {
-            float m = m_part[row * num_splits + s];
-            if (m != -INFINITY) acc += expf(m - M) * o_part[(row * num_splits + s) * D + d];
-        }
+        const float* o = o_part + row * num_splits * D + d;
+        // An empty split wrote o = 0 and weighs 0, so every split is summed without a branch (loads in flight together).
+#pragma unroll 8
+        for (int s = 0; s < num_splits; s++) acc += sw[s] * o[(size_t)s * D];
         y[(tok * Hq + h) * D + d] = acc * invL * sigmoid_f(qg[(tok * Hq + h) * 2 * D + D + d]);
     }
 }

@@ -226,7 +226,15 @@ public static unsafe class NativeExports
         ArgumentOutOfRangeException.ThrowIfLessThan(maxNewTokens, 1, nameof(maxNewTokens));
         ArgumentOutOfRangeException.ThrowIfGreaterThan((long)prompt.Length + maxNewTokens, int.MaxValue, "promptCount + maxNewTokens");
         using var session = model.CreateSession(prompt.Length + maxNewTokens);
-        int token = sampler.Next(model.Forward(session, prompt));
+        // Prefill in bounded chunks, like Generator.
+        int last = (prompt.Length - 1) / Generator.DefaultPrefillChunk * Generator.DefaultPrefillChunk;
+        for (int start = 0; start < last; start += Generator.DefaultPrefillChunk)
+        {
+            cancel.ThrowIfCancellationRequested();
+            model.Forward(session, prompt.AsSpan(start, Generator.DefaultPrefillChunk));
+        }
+
+        int token = sampler.Next(model.Forward(session, prompt.AsSpan(last)));
         onToken(token);
         for (int n = 1; n < maxNewTokens; n++)
         {

@@ -24,6 +24,10 @@ public sealed record CtaSampling
     /// (a head, a token tile, an expert) is represented.</summary>
     public int FirstPerRow { get; }
 
+    /// <summary>Kernels that always run every CTA: their CTAs cooperate (the last to arrive finishes the work, as in
+    /// <c>moe_decode_route</c>), so a sample would leave their outputs unwritten and mislead every later launch.</summary>
+    public IReadOnlyCollection<string> WholeKernels { get; init; } = [];
+
     public static CtaSampling EveryKth(int k)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(k);

@@ -19,6 +19,9 @@ internal static class ProfileCommand
 {
     public static readonly string[] EmulatedBackends = ["ptx-emu", "ilgpu-emu"];
 
+    /// <summary>Kernels whose CTAs cooperate (the last CTA routes): never sampled.</summary>
+    private static readonly string[] WholeKernels = [Qwen3Next.Ops.Moe.PtxMoeOps.DecodeRoute];
+
     /// <summary>Workloads whose kernels use the tensor cores on the ptx path (their roofline's compute roof).</summary>
     private static readonly string[] TensorCoreOps = ["matmul-prefill", "moe-prefill", "moe-experts-prefill"];
 
@@ -164,7 +167,7 @@ internal static class ProfileCommand
         {
             Counters = true,
             Sanitize = sanitize,
-            Sampling = ctas > 0 ? CtaSampling.AtMostPerLaunch(ctas) : null,
+            Sampling = ctas > 0 ? CtaSampling.AtMostPerLaunch(ctas) with { WholeKernels = WholeKernels } : null,
             FaultOnFindings = ctas == 0,
             MaxWarpInstructions = 4_000_000_000,
         };

@@ -24,10 +24,18 @@ internal static class RunCommand
         var topK = new Option<int>("--top-k") { Description = "Keep the k most likely tokens (0 = all).", DefaultValueFactory = _ => 0 }.AtLeast(0);
         var seed = new Option<int>("--seed") { Description = "Sampling seed.", DefaultValueFactory = _ => 0 };
         var stopAtEos = new Option<bool>("--stop-at-eos") { Description = "Stop when the model emits its end-of-sequence token." };
-        var prefillChunk = new Option<int>("--prefill-chunk") { Description = "Prefill at most this many tokens per forward pass (0 = all at once).", DefaultValueFactory = _ => 0 }
+        var prefillChunk = new Option<int>("--prefill-chunk") { Description = "Prefill at most this many tokens per forward pass (default 512; 0 = all at once).", DefaultValueFactory = _ => Generator.DefaultPrefillChunk }
             .AtLeast(0);
-        var deviceMemory = new Option<string?>("--device-memory") { Description = "Device-memory budget (e.g. 40GiB): routed experts stream from pinned host memory through a cache (ilgpu backend)." };
-        var stats = new Option<FileInfo?>("--stats") { Description = "Write streaming and per-layer statistics as JSON to this file." };
+        var deviceMemory = new Option<string?>("--device-memory")
+        {
+            Description = "Device-memory budget (e.g. 130GiB): routed experts stream from pinned host memory through a device cache (ptx, ilgpu).",
+        };
+        var stats = new Option<FileInfo?>("--stats") { Description = "Write streaming, per-layer and per-decoded-token statistics as JSON to this file." };
+        var warmExperts = new Option<FileInfo?>("--warm-experts")
+        {
+            Description = "Start the expert cache with the most used experts of an earlier run (a file written by --save-expert-counts; ptx).",
+        };
+        var saveCounts = new Option<FileInfo?>("--save-expert-counts") { Description = "Write how often each expert was selected in this run (JSON; ptx with --device-memory)." };
         var checkActivations = new Option<bool>("--check-activations")
         {
             Description = "Check every layer's output for NaN/Inf (one download per layer) so an error names the first layer; logits are always checked.",
@@ -46,8 +54,8 @@ internal static class RunCommand
         var json = CliOptions.Json("prompt_ids, generated_ids and tokens_per_second (with --prompts-file: a list, one object per prompt in file order)");
         var command = new Command("run", "Generate from a prompt (or a file of prompts, batched) on the chosen backend.")
         {
-            model, promptIds, prompt, maxNew, temperature, topP, topK, seed, stopAtEos, prefillChunk, deviceMemory, stats, checkActivations, promptsFile, maxBatch,
-            backend, precision, json,
+            model, promptIds, prompt, maxNew, temperature, topP, topK, seed, stopAtEos, prefillChunk, deviceMemory, stats, warmExperts, saveCounts,
+            checkActivations, promptsFile, maxBatch, backend, precision, json,
         };
         foreach (var option in chat.All)
         {
@@ -66,9 +74,10 @@ internal static class RunCommand
                     throw new ArgumentException("Give either --prompts-file or --prompt/--prompt-ids/--chat, not both.");
                 }
 
-                if (parse.GetValue(deviceMemory) is not null || parse.GetValue(stats) is not null)
+                if (parse.GetValue(deviceMemory) is not null || parse.GetValue(stats) is not null || parse.GetValue(warmExperts) is not null
+                    || parse.GetValue(saveCounts) is not null)
                 {
-                    throw new NotSupportedException("--device-memory and --stats are not available with --prompts-file yet.");
+                    throw new NotSupportedException("--device-memory, --stats, --warm-experts and --save-expert-counts are not available with --prompts-file yet.");
                 }
 
                 return RunBatch.Execute(new RunBatch.Settings(folder, promptsPath.FullName, parse.GetValue(maxBatch) ?? RunBatch.DefaultMaxBatch, parse.GetValue(maxNew),
@@ -92,18 +101,33 @@ internal static class RunCommand
             var ids = conversation is not null
                 ? ChatPromptIds(tokenizer, conversation, chat.EnableThinking(parse), folder, checkpoint.Config)
                 : PromptIds(parse.GetValue(promptIds), parse.GetValue(prompt), folder, checkpoint.Config, tokenizer);
+            if ((parse.GetValue(warmExperts) is not null || parse.GetValue(saveCounts) is not null) && parse.GetValue(deviceMemory) is null)
+            {
+                throw new ArgumentException("--warm-experts and --save-expert-counts need --device-memory (they are about the expert cache).");
+            }
+
+            var warm = parse.GetValue(warmExperts) is { } warmFile ? ExpertRoutingCounts.Load(warmFile.FullName) : null;
             using var kernels = BackendRegistry.Create(parse.GetValue(backend)!, CliOptions.PrecisionOf(parse.GetValue(precision)));
             int capacity = ids.Length + parse.GetValue(maxNew);
-            var streaming = parse.GetValue(deviceMemory) is { } budget
-                ? StreamingSetup.Enable(kernels, checkpoint.Config, ByteSize.Parse(budget), capacity, parse.GetValue(prefillChunk) > 0 ? parse.GetValue(prefillChunk) : ids.Length)
+            using var streaming = parse.GetValue(deviceMemory) is { } budget
+                ? StreamingSetup.Enable(kernels, checkpoint.Config, ByteSize.Parse(budget), capacity,
+                    parse.GetValue(prefillChunk) > 0 ? Math.Min(parse.GetValue(prefillChunk), ids.Length) : ids.Length, warm)
                 : null;
+            if (parse.GetValue(saveCounts) is not null && streaming is not PtxExpertStreaming)
+            {
+                throw new NotSupportedException(streaming is null
+                    ? "--save-expert-counts: every expert fits the budget, so nothing streams and nothing is counted."
+                    : $"--save-expert-counts needs --backend ptx (the {kernels.Name} backend does not count expert selections).");
+            }
+
             using var loaded = LoadingProgress.Load(kernels, checkpoint);
             loaded.CheckActivations = parse.GetValue(checkActivations);
-            streaming?.Statistics.Reset();
+            streaming?.ResetStatistics();
             // A chat reply ends at the end-of-turn tokens (<|im_end|>, <|endoftext|>) whatever --stop-at-eos says.
             IReadOnlySet<int>? stops = conversation is not null ? checkpoint.Config.EosTokenIds.Concat(tokenizer!.Chat!.EndOfTurnTokens).ToHashSet()
                 : parse.GetValue(stopAtEos) ? checkpoint.Config.EosTokenIds.ToHashSet() : null;
             var timer = parse.GetValue(stats) is not null || streaming is not null ? new LayerTimer(kernels, checkpoint.Config.NumHiddenLayers) : null;
+            var meter = timer is not null ? new DecodeMeter(kernels, streaming, timer) : null;
 
             Console.WriteLine($"model    {folder}");
             Console.WriteLine($"backend  {kernels.Name} ({kernels.Precision.Name()} precision)");
@@ -112,7 +136,11 @@ internal static class RunCommand
             GenerationResult result;
             try
             {
-                result = Generator.Generate(loaded, ids, parse.GetValue(maxNew), sampling, stops, parse.GetValue(prefillChunk), printer.Add, timer);
+                result = Generator.Generate(loaded, ids, parse.GetValue(maxNew), sampling, stops, parse.GetValue(prefillChunk), token =>
+                {
+                    printer.Add(token);
+                    meter?.OnToken();
+                }, timer);
             }
             catch
             {
@@ -125,12 +153,19 @@ internal static class RunCommand
             Console.WriteLine($"decode   {result.GeneratedIds.Length - 1} tokens in {result.DecodeSeconds * 1000:F1} ms ({result.TokensPerSecond:F1} tokens/s)");
             if (timer is not null)
             {
-                var report = RunStatistics.From(result, streaming, timer);
+                var report = RunStatistics.From(result, streaming, timer, meter?.Finish());
                 RunStatistics.Print(report);
                 if (parse.GetValue(stats) is { } statsFile)
                 {
                     File.WriteAllText(statsFile.FullName, JsonSerializer.Serialize(report, JsonOutput.Options));
                 }
+            }
+
+            if (parse.GetValue(saveCounts) is { } countsFile)
+            {
+                var counts = ((PtxExpertStreaming)streaming!).RoutingCounts();
+                counts.Save(countsFile.FullName);
+                Console.WriteLine($"counts   {counts.Summary} written to {countsFile.FullName}");
             }
 
             if (parse.GetValue(json) is { } file)

@@ -124,6 +124,10 @@ public struct Instr
     /// <summary>cvta: true for <c>cvta.to.space</c> (generic → space), false for <c>cvta.space</c>.</summary>
     public bool ToSpace;
     public bool NonCoherent;
+
+    /// <summary>ld/st that are morally strong between CTAs (PTX ISA §8.7): <c>.volatile</c>, or <c>.relaxed</c>/<c>.acquire</c>/
+    /// <c>.release</c> at <c>.gpu</c> or <c>.sys</c> scope. Like atomics, they never form a data race with each other.</summary>
+    public bool Strong;
     public AtomOp Atom;
     public ShflMode Shfl;
     public FloatClass Class;

@@ -713,11 +713,18 @@ internal sealed partial class KernelDecoder
     private void MemoryQualifiers(ref Instr ins, ModifierSet m)
     {
         // Cache operators and memory-consistency qualifiers change caching and ordering, not the value a single
-        // thread observes in this sequentially consistent emulation.
+        // thread observes in this sequentially consistent emulation. Only the sanitizer cares: a volatile access, or a
+        // relaxed/acquire/release one at gpu or sys scope, is morally strong towards other CTAs (PTX ISA §8.7).
+        bool isVolatile = false, ordered = false, wideScope = false;
         while (m.TakeAny("ca", "cg", "cs", "lu", "cv", "wb", "wt", "volatile", "weak", "relaxed", "acquire", "release",
-            "cta", "gpu", "sys") is not null)
+            "cta", "gpu", "sys") is { } q)
         {
+            isVolatile |= q == "volatile";
+            ordered |= q is "relaxed" or "acquire" or "release";
+            wideScope |= q is "gpu" or "sys";
         }
+
+        ins.Strong = isVolatile || (ordered && wideScope);
 
         ins.NonCoherent = m.Take("nc");
         var vec = m.TakeAny("v2", "v4");

@@ -45,7 +45,7 @@ internal sealed unsafe partial class Interpreter
                 addr = (uint)addr;
             }
 
-            byte* p = Resolve(w, ins.Space, addr, bytes, l, pc, write, ins.NonCoherent, atomic, out var space);
+            byte* p = Resolve(w, ins.Space, addr, bytes, l, pc, write, ins.NonCoherent, atomic, out var space, ins.Strong);
             if (counters is not null)
             {
                 switch (space)
@@ -246,7 +246,7 @@ internal sealed unsafe partial class Interpreter
             {
                 if (!Within(addr, bytes, sharedBytes))
                 {
-                    p = Resolve(w, ins.Space, addr, bytes, l, pc, write, ins.NonCoherent, atomic: false, out _);
+                    p = Resolve(w, ins.Space, addr, bytes, l, pc, write, ins.NonCoherent, atomic: false, out _, ins.Strong);
                 }
                 else
                 {
@@ -263,7 +263,7 @@ internal sealed unsafe partial class Interpreter
                 var region = lastRegion;
                 if (region is null || checks || region.InitBits is not null || !region.Contains(addr, bytes))
                 {
-                    p = Resolve(w, ins.Space, addr, bytes, l, pc, write, ins.NonCoherent, atomic: false, out _);
+                    p = Resolve(w, ins.Space, addr, bytes, l, pc, write, ins.NonCoherent, atomic: false, out _, ins.Strong);
                 }
                 else
                 {
@@ -311,7 +311,7 @@ internal sealed unsafe partial class Interpreter
     /// reporting why the access is invalid.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private byte* Resolve(Warp w, MemorySpace space, ulong addr, int bytes, int lane, int pc, bool write, bool nonCoherent, bool atomic,
-        out MemorySpace resolved)
+        out MemorySpace resolved, bool strong = false)
     {
         int tid = (w.Index * 32) + lane;
         ulong generic = addr;
@@ -390,7 +390,7 @@ internal sealed unsafe partial class Interpreter
 
                 if (san.Checks)
                 {
-                    san.Global(region, pc, tid, addr, bytes, write, nonCoherent, atomic);
+                    san.Global(region, pc, tid, addr, bytes, write, nonCoherent, atomic, strong);
                 }
 
                 if (write && region.InitBits is not null)

@@ -93,7 +93,7 @@ internal sealed unsafe partial class Interpreter : IDisposable
     public void Run()
     {
         var grid = geometry.Grid;
-        var sampling = options.Sampling;
+        var sampling = options.Sampling is { } s && !s.WholeKernels.Contains(kernel.Name) ? s : null;
         bool completed = false;
         try
         {

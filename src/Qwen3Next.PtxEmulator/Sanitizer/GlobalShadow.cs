@@ -9,6 +9,9 @@ internal sealed class GlobalShadow(long regionBytes)
 {
     public const long MultipleReaders = 1L << 30;
     public const long NonCoherentRead = 1L << 31;
+
+    /// <summary>On a writer entry: the write was morally strong (volatile, or relaxed/release at gpu or sys scope).</summary>
+    public const long StrongWrite = 1L << 31;
     public const long BlockMask = (1L << 30) - 1;
 
     public long[] Writer { get; } = new long[(regionBytes + 3) / 4];

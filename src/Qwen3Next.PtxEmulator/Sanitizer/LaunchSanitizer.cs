@@ -12,7 +12,8 @@ internal sealed class FindingLimitReached : Exception;
 /// shadow of the running CTA, and the global race shadow. Shared-memory race rule: within one barrier interval,
 /// a word written by thread A and read or written by thread B ≠ A is a race, unless A and B are in the same warp
 /// and a warp-level synchronisation (shfl.sync, bar.warp.sync, vote.sync, mma.sync) separates the accesses.
-/// Global race rule: a word written by block A and read or written by block B ≠ A in one launch (atomics excepted).
+/// Global race rule: a word written by block A and read or written by block B ≠ A in one launch (atomics and morally
+/// strong accesses — volatile, or relaxed/acquire/release at gpu or sys scope — excepted).
 /// </summary>
 internal sealed class LaunchSanitizer
 {
@@ -329,8 +330,12 @@ internal sealed class LaunchSanitizer
     }
 
     /// <summary>Checks and records a global access (races are reported; the access proceeds as the hardware would
-    /// perform it). Atomics are only checked for initialisation.</summary>
-    public void Global(MemoryRegion region, int pc, int tid, ulong address, int bytes, bool write, bool nonCoherent, bool atomic)
+    /// perform it). Atomics are only checked for initialisation. Morally strong loads and stores (<paramref name="strong"/>:
+    /// volatile, or relaxed/acquire/release at gpu or sys scope) never race with each other (PTX ISA §8.7): a strong
+    /// write is recorded as such and only a weak access of another block conflicts with it; strong reads are not
+    /// recorded (a weak write after another block's strong read is not reported). Whether the kernel orders its strong
+    /// accesses (a fence and an atomic flag) is the kernel's business.</summary>
+    public void Global(MemoryRegion region, int pc, int tid, ulong address, int bytes, bool write, bool nonCoherent, bool atomic, bool strong = false)
     {
         var shadow = region.Shadow ??= new GlobalShadow(region.Length);
         long offset = (long)(address - region.Start);
@@ -357,15 +362,16 @@ internal sealed class LaunchSanitizer
             long wr = shadow.Writer[w], rd = shadow.Reader[w];
             bool writtenNow = (wr & ~0xFFFF_FFFFL) == tag;
             bool readNow = (rd & ~0xFFFF_FFFFL) == tag;
+            bool bothStrong = strong && (wr & GlobalShadow.StrongWrite) != 0;
             if (write)
             {
-                if (writtenNow && (wr & GlobalShadow.BlockMask) != me)
+                if (writtenNow && (wr & GlobalShadow.BlockMask) != me && !bothStrong)
                 {
                     Report(SanitizerRule.GlobalRace, pc, tid, address,
                         $"write-after-write race on {region.Name}+{w * 4}: block {(wr & GlobalShadow.BlockMask) - 1} (linear) wrote it in this launch");
                 }
 
-                if (readNow && ((rd & GlobalShadow.MultipleReaders) != 0 || (rd & GlobalShadow.BlockMask) != me))
+                if (!strong && readNow && ((rd & GlobalShadow.MultipleReaders) != 0 || (rd & GlobalShadow.BlockMask) != me))
                 {
                     Report(SanitizerRule.GlobalRace, pc, tid, address,
                         $"write-after-read race on {region.Name}+{w * 4}: another block read it in this launch");
@@ -379,11 +385,11 @@ internal sealed class LaunchSanitizer
                         $"{region.Name}+{w * 4} was read through ld.global.nc (read-only path) by another thread and is written in the same launch");
                 }
 
-                shadow.Writer[w] = tag | me;
+                shadow.Writer[w] = tag | me | (strong ? GlobalShadow.StrongWrite : 0);
             }
             else
             {
-                if (writtenNow && (wr & GlobalShadow.BlockMask) != me)
+                if (writtenNow && (wr & GlobalShadow.BlockMask) != me && !bothStrong)
                 {
                     Report(SanitizerRule.GlobalRace, pc, tid, address,
                         $"read-after-write race on {region.Name}+{w * 4}: block {(wr & GlobalShadow.BlockMask) - 1} (linear) wrote it in this launch");
@@ -399,6 +405,11 @@ internal sealed class LaunchSanitizer
                 {
                     bool ncBefore = readNow && (rd & GlobalShadow.NonCoherentRead) != 0;
                     shadow.NonCoherentReader[w] = !ncBefore || shadow.NonCoherentReader[w] == thread ? thread : -1;
+                }
+
+                if (strong)
+                {
+                    continue;
                 }
 
                 long flags = nonCoherent ? GlobalShadow.NonCoherentRead : 0;

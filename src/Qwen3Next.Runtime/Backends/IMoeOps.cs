@@ -31,9 +31,11 @@ public sealed class MoeRouting(int tokens, MoeShape shape)
 public interface IMoeOps
 {
     /// <summary>
-    /// y <c>[T, H]</c> = Σ top-k w_j · expert_j(x) + sigmoid(shared_gate·x) · shared(x), for x <c>[T, H]</c>.
+    /// y <c>[T, H]</c> = Σ top-k w_j · expert_j(x) + sigmoid(shared_gate·x) · shared(x), for x <c>[T, H]</c>; with
+    /// <paramref name="accumulate"/>, y += that (the decoder layer's residual add, folded into the block's last kernel
+    /// where the backend can). y must not alias x.
     /// Non-finite router logits make every probability NaN: experts 0..k−1 are then selected (NaN ranks below every
     /// number, ties by id) with NaN weights, so y is NaN — never an expert id outside [0, E).
     /// </summary>
-    void Block(MoeShape shape, int tokens, DeviceTensor x, MoeWeights weights, DeviceTensor y, MoeRouting? routing = null);
+    void Block(MoeShape shape, int tokens, DeviceTensor x, MoeWeights weights, DeviceTensor y, MoeRouting? routing = null, bool accumulate = false);
 }

@@ -200,6 +200,11 @@ public static partial class OpContracts
         ArgumentNullException.ThrowIfNull(weights);
         Tensor(x, nameof(x), (long)tokens * shape.Hidden, "T·H");
         Tensor(y, nameof(y), (long)tokens * shape.Hidden, "T·H");
+        if (ReferenceEquals(x, y))
+        {
+            throw new ArgumentException("y must not alias x: the block reads x while it writes y.", nameof(y));
+        }
+
         MatrixOf(weights.Router, "weights.Router", shape.Experts, shape.Hidden);
         MatrixOf(weights.SharedGate, "weights.SharedGate", shape.SharedIntermediate, shape.Hidden);
         MatrixOf(weights.SharedUp, "weights.SharedUp", shape.SharedIntermediate, shape.Hidden);

@@ -63,6 +63,31 @@ public sealed class CudaDriverCounters
         copiedBytes[(int)direction] += bytes;
     }
 
+    /// <summary>The calls made since <paramref name="earlier"/> (a <see cref="Snapshot"/> of these counters).</summary>
+    public CudaDriverCounters Since(CudaDriverCounters earlier)
+    {
+        var d = new CudaDriverCounters
+        {
+            Launches = Launches - earlier.Launches,
+            GraphLaunches = GraphLaunches - earlier.GraphLaunches,
+            Memsets = Memsets - earlier.Memsets,
+            Allocations = Allocations - earlier.Allocations,
+            Frees = Frees - earlier.Frees,
+            HostAllocations = HostAllocations - earlier.HostAllocations,
+            HostSynchronizations = HostSynchronizations - earlier.HostSynchronizations,
+        };
+        for (int i = 0; i < copies.Length; i++)
+        {
+            d.copies[i] = copies[i] - earlier.copies[i];
+            d.copiedBytes[i] = copiedBytes[i] - earlier.copiedBytes[i];
+        }
+
+        return d;
+    }
+
+    /// <summary>A copy of the counts now, which later calls do not change.</summary>
+    public CudaDriverCounters Snapshot() => Since(new CudaDriverCounters());
+
     public override string ToString() =>
         $"{Launches} launches, {GraphLaunches} graph launches, {Memsets} memsets, {Allocations} allocations, {Frees} frees, "
         + $"{HostSynchronizations} host synchronisations, copies H2D {Copies(CopyDirection.HostToDevice)} ({CopiedBytes(CopyDirection.HostToDevice)} B), "

@@ -45,21 +45,22 @@ public sealed class DecoderLayer(int index, LayerKind kind, DeviceWeight inputNo
         int tokens = batch.TotalTokens;
         long n = (long)tokens * width;
         using var normed = backend.Allocate(n);
-        using var mixed = backend.Allocate(n);
         backend.Basic.RmsNorm(hidden, inputNorm, normed, tokens, width, eps, zeroCentred: true);
+
+        // The mixer's output projection adds into the residual stream (one kernel where the backend fuses it).
         if (Linear is not null)
         {
-            Linear.Forward(backend, normed, batch, state.Linear ?? throw new ArgumentException($"Layer {Index} needs a linear-attention state pool.", nameof(state)), mixed);
+            Linear.Forward(backend, normed, batch, state.Linear ?? throw new ArgumentException($"Layer {Index} needs a linear-attention state pool.", nameof(state)),
+                hidden, accumulate: true);
         }
         else
         {
-            Attention!.Forward(backend, normed, batch, state.Cache ?? throw new ArgumentException($"Layer {Index} needs a paged KV cache.", nameof(state)), mixed);
+            Attention!.Forward(backend, normed, batch, state.Cache ?? throw new ArgumentException($"Layer {Index} needs a paged KV cache.", nameof(state)),
+                hidden, accumulate: true);
         }
 
-        backend.Basic.Add(hidden, mixed, n);
         backend.Basic.RmsNorm(hidden, postNorm, normed, tokens, width, eps, zeroCentred: true);
-        Moe.Forward(backend, normed, tokens, mixed, routing);
-        backend.Basic.Add(hidden, mixed, n);
+        Moe.Forward(backend, normed, tokens, hidden, routing, accumulate: true);
     }
 
     public void Dispose()

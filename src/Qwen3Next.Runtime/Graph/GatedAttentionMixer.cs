@@ -33,8 +33,9 @@ public sealed class GatedAttentionMixer(GatedAttentionShape shape, DeviceWeight 
         }
     }
 
-    /// <summary>y <c>[T, hidden]</c> from the normalised x <c>[T, hidden]</c> of a packed batch, appending to its paged cache.</summary>
-    public void Forward(IKernelBackend backend, DeviceTensor x, SequenceBatch batch, PagedKvCache cache, DeviceTensor y)
+    /// <summary>y <c>[T, hidden]</c> from the normalised x <c>[T, hidden]</c> of a packed batch (added into y when
+    /// <paramref name="accumulate"/>), appending to its paged cache.</summary>
+    public void Forward(IKernelBackend backend, DeviceTensor x, SequenceBatch batch, PagedKvCache cache, DeviceTensor y, bool accumulate = false)
     {
         int tokens = batch.TotalTokens;
         using var qg = backend.Allocate((long)tokens * Shape.QueryGateWidth);
@@ -45,7 +46,7 @@ public sealed class GatedAttentionMixer(GatedAttentionShape shape, DeviceWeight 
         backend.Basic.MatMul(x, k, keys, tokens);
         backend.Basic.MatMul(x, v, values, tokens);
         backend.Attention.Mixer(Shape, batch, qg, keys, values, qNorm, kNorm, cache, attended);
-        backend.Basic.MatMul(attended, o, y, tokens);
+        ResidualProjection.Apply(backend, attended, o, y, tokens, accumulate);
     }
 
     public void Forward(IKernelBackend backend, DeviceTensor x, int tokens, KvCache cache, DeviceTensor y)

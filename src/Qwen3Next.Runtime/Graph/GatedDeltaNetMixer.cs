@@ -29,8 +29,9 @@ public sealed class GatedDeltaNetMixer(GatedDeltaNetShape shape, DeviceWeight qk
         }
     }
 
-    /// <summary>y <c>[T_total, hidden]</c> of a packed batch from the normalised x, advancing each sequence's slot.</summary>
-    public void Forward(IKernelBackend backend, DeviceTensor x, SequenceBatch batch, LinearAttentionStatePool states, DeviceTensor y)
+    /// <summary>y <c>[T_total, hidden]</c> of a packed batch from the normalised x (added into y when <paramref name="accumulate"/>),
+    /// advancing each sequence's slot.</summary>
+    public void Forward(IKernelBackend backend, DeviceTensor x, SequenceBatch batch, LinearAttentionStatePool states, DeviceTensor y, bool accumulate = false)
     {
         int tokens = batch.TotalTokens;
         using var projected = backend.Allocate((long)tokens * Shape.QkvzWidth);
@@ -39,7 +40,7 @@ public sealed class GatedDeltaNetMixer(GatedDeltaNetShape shape, DeviceWeight qk
         backend.Basic.MatMul(x, qkvz, projected, tokens);
         backend.Basic.MatMul(x, ba, gates, tokens);
         backend.GatedDelta.Mixer(Shape, batch, projected, gates, core, states, mixed);
-        backend.Basic.MatMul(mixed, outProj, y, tokens);
+        ResidualProjection.Apply(backend, mixed, outProj, y, tokens, accumulate);
     }
 
     /// <summary>y <c>[T, hidden]</c> from the normalised x <c>[T, hidden]</c>, advancing the state.</summary>

@@ -18,6 +18,11 @@ public sealed record GenerationResult(int[] PromptIds, int[] GeneratedIds, doubl
 /// at any token without leaking device memory (<see cref="Qwen3NextModel.OpenSessions"/> counts what is still held).</remarks>
 public static class Generator
 {
+    /// <summary>Prompt tokens per prefill pass unless told otherwise: activations and the experts a pass selects stay
+    /// bounded by the chunk, not the prompt (a 262K-token prompt in one pass would need ~80 GB of activations on the
+    /// 80B model), and a chunk of 512 already fills the GEMMs.</summary>
+    public const int DefaultPrefillChunk = 512;
+
     /// <summary>
     /// Generates up to <paramref name="maxNewTokens"/> tokens after <paramref name="prompt"/> in a session of its own, so
     /// several threads may generate on one model at once (their forward passes take turns on the backend).
@@ -25,25 +30,24 @@ public static class Generator
     /// </summary>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled; the session is freed.</exception>
     public static GenerationResult Generate(Qwen3NextModel model, IReadOnlyList<int> prompt, int maxNewTokens, SamplingOptions sampling,
-        IReadOnlySet<int>? stopTokens = null, int prefillChunk = 0, Action<int>? onToken = null, IForwardObserver? observer = null,
+        IReadOnlySet<int>? stopTokens = null, int prefillChunk = DefaultPrefillChunk, Action<int>? onToken = null, IForwardObserver? observer = null,
         CancellationToken cancellationToken = default)
     {
         Validate(model, prompt, maxNewTokens, sampling, prefillChunk);
         cancellationToken.ThrowIfCancellationRequested();
         var sampler = new TokenSampler(sampling);
         using var session = model.CreateSession(prompt.Count + maxNewTokens);
+        using var device = model.CreateDeviceSampler(sampling);
         var ids = prompt.ToArray();
         var clock = Stopwatch.StartNew();
-        float[] logits = Prefill(model, session, ids, prefillChunk, observer, cancellationToken);
-        var generated = new List<int> { sampler.Next(logits) };
+        var generated = new List<int> { Prefill(model, session, ids, prefillChunk, sampler, device, observer, cancellationToken) };
         double prefill = clock.Elapsed.TotalSeconds;
         onToken?.Invoke(generated[0]);
         clock.Restart();
         while (generated.Count < maxNewTokens && !(stopTokens?.Contains(generated[^1]) ?? false))
         {
             cancellationToken.ThrowIfCancellationRequested();
-            logits = model.Forward(session, [generated[^1]], observer: observer);
-            generated.Add(sampler.Next(logits));
+            generated.Add(Next(model, session, [generated[^1]], sampler, device, observer));
             onToken?.Invoke(generated[^1]);
         }
 
@@ -56,38 +60,47 @@ public static class Generator
     /// cancelling <paramref name="cancellationToken"/>) frees the session before the enumeration ends.
     /// </summary>
     public static async IAsyncEnumerable<int> StreamAsync(Qwen3NextModel model, IReadOnlyList<int> prompt, int maxNewTokens, SamplingOptions sampling,
-        IReadOnlySet<int>? stopTokens = null, int prefillChunk = 0, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+        IReadOnlySet<int>? stopTokens = null, int prefillChunk = DefaultPrefillChunk, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         Validate(model, prompt, maxNewTokens, sampling, prefillChunk);
         cancellationToken.ThrowIfCancellationRequested();
         var sampler = new TokenSampler(sampling);
         using var session = model.CreateSession(prompt.Count + maxNewTokens);
+        using var device = model.CreateDeviceSampler(sampling);
         var ids = prompt.ToArray();
-        float[] logits = await Task.Run(() => Prefill(model, session, ids, prefillChunk, null, cancellationToken), cancellationToken).ConfigureAwait(false);
-        int token = sampler.Next(logits);
+        int token = await Task.Run(() => Prefill(model, session, ids, prefillChunk, sampler, device, null, cancellationToken), cancellationToken).ConfigureAwait(false);
         yield return token;
         for (int count = 1; count < maxNewTokens && !(stopTokens?.Contains(token) ?? false); count++)
         {
             cancellationToken.ThrowIfCancellationRequested();
             int last = token;
-            logits = await Task.Run(() => model.Forward(session, [last]), cancellationToken).ConfigureAwait(false);
-            token = sampler.Next(logits);
+            token = await Task.Run(() => Next(model, session, [last], sampler, device, null), cancellationToken).ConfigureAwait(false);
             yield return token;
         }
     }
 
-    private static float[] Prefill(Qwen3NextModel model, InferenceSession session, int[] ids, int prefillChunk, IForwardObserver? observer, CancellationToken cancellationToken)
+    /// <summary>Prefill in chunks of <paramref name="prefillChunk"/> tokens (0: the whole prompt in one pass); the last
+    /// chunk's pass chooses the first token.</summary>
+    private static int Prefill(Qwen3NextModel model, InferenceSession session, int[] ids, int prefillChunk, TokenSampler sampler, DeviceTokenSampler? device,
+        IForwardObserver? observer, CancellationToken cancellationToken)
     {
-        float[] logits = [];
         int chunk = prefillChunk > 0 ? prefillChunk : ids.Length;
-        for (int start = 0; start < ids.Length; start += chunk)
+        int start = 0;
+        for (; start + chunk < ids.Length; start += chunk)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            logits = model.Forward(session, ids.AsSpan(start, Math.Min(chunk, ids.Length - start)), observer: observer);
+            model.Forward(session, ids.AsSpan(start, chunk), observer: observer);
         }
 
-        return logits;
+        cancellationToken.ThrowIfCancellationRequested();
+        return Next(model, session, ids.AsSpan(start), sampler, device, observer);
     }
+
+    /// <summary>One forward pass and the token it chooses: on the device when the backend samples there (only the id
+    /// comes back), otherwise from the logits with the host sampler.</summary>
+    private static int Next(Qwen3NextModel model, InferenceSession session, ReadOnlySpan<int> input, TokenSampler sampler, DeviceTokenSampler? device,
+        IForwardObserver? observer)
+        => device is not null ? model.ForwardSampled(session, input, device, observer) : sampler.Next(model.Forward(session, input, observer: observer));
 
     private static void Validate(Qwen3NextModel model, IReadOnlyList<int> prompt, int maxNewTokens, SamplingOptions sampling, int prefillChunk)
     {

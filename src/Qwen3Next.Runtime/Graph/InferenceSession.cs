@@ -39,6 +39,14 @@ public sealed class InferenceSession : IDisposable
 
     public bool IsDisposed => Volatile.Read(ref disposed) != 0;
 
+    /// <summary>The captured decode step replayed while <see cref="StepGraphKey"/> holds (<see cref="IStepGraphs"/>).</summary>
+    internal CapturedStep? StepGraph { get; set; }
+
+    internal StepGraphKey? StepGraphKey { get; set; }
+
+    /// <summary>The key of the last eager step: a step under the same key is captured.</summary>
+    internal StepGraphKey? WarmStepKey { get; set; }
+
     public void Dispose()
     {
         if (Interlocked.Exchange(ref disposed, 1) != 0)
@@ -50,6 +58,8 @@ public sealed class InferenceSession : IDisposable
         // own rule: take the same lock the model's forward passes take.
         lock (gate)
         {
+            StepGraph?.Dispose();
+            StepGraph = null;
             foreach (var layer in Layers)
             {
                 layer.Dispose();
@@ -59,3 +69,6 @@ public sealed class InferenceSession : IDisposable
         Model.OnSessionDisposed();
     }
 }
+
+/// <summary>What a captured decode step depends on besides device memory contents.</summary>
+internal readonly record struct StepGraphKey(long Epoch, int Geometry, DeviceTokenSampler Sampler);

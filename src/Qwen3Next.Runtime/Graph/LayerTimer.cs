@@ -11,11 +11,15 @@ public sealed class LayerTimer(IKernelBackend backend, int layers) : IForwardObs
 
     public double[] Seconds { get; } = new double[layers];
 
+    /// <summary>Host synchronisations the timer itself made (one per layer boundary), to tell them apart from the model's own.</summary>
+    public long Synchronizations { get; private set; }
+
     public bool WantsRouting => false;
 
     public void OnResidual(int layer, DeviceTensor hidden, int tokens)
     {
         backend.Synchronize();
+        Synchronizations++;
         if (layer >= 0)
         {
             Seconds[layer] += clock.Elapsed.TotalSeconds;

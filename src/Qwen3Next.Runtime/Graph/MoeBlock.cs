@@ -19,8 +19,9 @@ public sealed class MoeBlock(MoeShape shape, MoeWeights weights) : IDisposable
             backend.LoadWeight(t["shared_expert.down_proj.weight"]), backend.LoadWeight(t["shared_expert_gate.weight"])));
     }
 
-    public void Forward(IKernelBackend backend, DeviceTensor x, int tokens, DeviceTensor y, MoeRouting? routing = null)
-        => backend.Moe.Block(Shape, tokens, x, Weights, y, routing);
+    /// <summary>y (+)= the block's output for x (<paramref name="accumulate"/>: the residual add is part of the block).</summary>
+    public void Forward(IKernelBackend backend, DeviceTensor x, int tokens, DeviceTensor y, MoeRouting? routing = null, bool accumulate = false)
+        => backend.Moe.Block(Shape, tokens, x, Weights, y, routing, accumulate);
 
     public void Dispose() => Weights.Dispose();
 }

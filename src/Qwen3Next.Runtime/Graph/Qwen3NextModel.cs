@@ -188,6 +188,40 @@ public sealed class Qwen3NextModel : IDisposable
     /// the logits (or, with <see cref="CheckActivations"/>, a layer's output) hold NaN or ±Inf.
     /// </summary>
     public float[] Forward(InferenceSession session, ReadOnlySpan<int> tokens, bool allLogits = false, IForwardObserver? observer = null)
+        => Forward(session, tokens, allLogits, observer, sampler: null, sampled: default);
+
+    /// <summary>A device sampler for <paramref name="sampling"/> when the backend samples on the device
+    /// (<see cref="IDeviceSampling"/>) and supports those options; null means the host samples from the logits.</summary>
+    public DeviceTokenSampler? CreateDeviceSampler(SamplingOptions sampling)
+    {
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
+        if (Backend is not IDeviceSampling device)
+        {
+            return null;
+        }
+
+        lock (Backend.Access.Gate)
+        {
+            return device.CreateSampler(sampling, rows: 1);
+        }
+    }
+
+    /// <summary>
+    /// Feeds <paramref name="tokens"/> like <see cref="Forward(InferenceSession, ReadOnlySpan{int}, bool, IForwardObserver?)"/>
+    /// and returns the next token chosen on the device by <paramref name="sampler"/> from the last token's logits, which
+    /// never leave the device (the one transfer is the id). Throws <see cref="NonFiniteValueException"/> when the logits
+    /// hold NaN or ±Inf.
+    /// </summary>
+    public int ForwardSampled(InferenceSession session, ReadOnlySpan<int> tokens, DeviceTokenSampler sampler, IForwardObserver? observer = null)
+    {
+        ArgumentNullException.ThrowIfNull(sampler);
+        Span<int> id = stackalloc int[1];
+        Forward(session, tokens, allLogits: false, observer, sampler, id);
+        return id[0];
+    }
+
+    private float[] Forward(InferenceSession session, ReadOnlySpan<int> tokens, bool allLogits, IForwardObserver? observer, DeviceTokenSampler? sampler,
+        Span<int> sampled)
     {
         ObjectDisposedException.ThrowIf(IsDisposed, this);
         ArgumentNullException.ThrowIfNull(session);
@@ -227,11 +261,18 @@ public sealed class Qwen3NextModel : IDisposable
             var batch = SequenceBatch.Single(session.Position, t);
             var states = session.Layers.Select(l => l.AsBatchState()).ToArray();
             var rows = allLogits ? Enumerable.Range(0, t).ToArray() : [t - 1];
-            float[] result = Run(batch, tokens, states, rows, observer, pass.Fail);
+            float[] result = sampler is not null && t == 1 && observer is null && !CheckActivations && Backend is IStepGraphs { CanCaptureSteps: true } graphs
+                ? RunAsGraph(graphs, session, batch, tokens, states, rows, pass.Fail, sampler, sampled)
+                : Run(batch, tokens, states, rows, observer, pass.Fail, sampler, sampled);
             var (first, count) = NonFiniteScan.Find(result);
             if (first >= 0)
             {
                 throw pass.Fail(LogitsMessage(count, result.Length, result[first], first % vocab), null, result[first]);
+            }
+
+            if (sampler is not null && sampled[0] < 0)
+            {
+                throw pass.Fail(LogitsMessage(-sampled[0], vocab, float.NaN, index: null), null, float.NaN);
             }
 
             foreach (var layer in session.Layers)
@@ -251,13 +292,17 @@ public sealed class Qwen3NextModel : IDisposable
     /// <summary>
     /// One forward pass over a packed batch: embedding, every layer (each sequence continuing from its state in
     /// <paramref name="states"/>), and the final norm and lm_head over the token rows <paramref name="logitRows"/> only.
-    /// Returns their logits <c>[rows, vocab]</c>, not checked. Runs under the backend's lock (the caller holds it);
+    /// Returns their logits <c>[rows, vocab]</c>, not checked — or, with a <paramref name="sampler"/>, nothing: the token
+    /// chosen from each row goes to <paramref name="sampled"/> (negative: that many non-finite logits). Runs under the backend's lock (the caller holds it);
     /// <paramref name="fail"/> makes the exception for non-finite activations (with <see cref="CheckActivations"/>).
     /// </summary>
     internal float[] Run(SequenceBatch batch, ReadOnlySpan<int> tokens, IReadOnlyList<LayerBatchState> states, ReadOnlySpan<int> logitRows,
-        IForwardObserver? observer, Func<string, int?, float, NonFiniteValueException> fail)
+        IForwardObserver? observer, Func<string, int?, float, NonFiniteValueException> fail, DeviceTokenSampler? sampler = null, Span<int> sampled = default,
+        bool readBack = true)
     {
         int t = tokens.Length, width = Config.HiddenSize, vocab = Config.VocabSize;
+        // Before any state changes: a streaming backend refuses a pass its expert cache cannot hold (MoE runs over all T).
+        (Backend as IForwardCapacity)?.RequireForwardOf(t);
         using var hidden = Backend.Allocate((long)t * width);
         Backend.Basic.Embed(tokens, embedding, hidden);
         observer?.OnResidual(-1, hidden, t);
@@ -299,17 +344,71 @@ public sealed class Qwen3NextModel : IDisposable
         Backend.Basic.RmsNorm(last, finalNorm, last, rows, width, Shapes.Eps, zeroCentred: true);
         using var logits = Backend.Allocate((long)rows * vocab);
         Backend.Basic.MatMul(last, lmHead, logits, rows);
+        if (sampler is not null)
+        {
+            sampler.Launch(logits, rows, vocab);
+            if (readBack)
+            {
+                sampler.ReadBack(rows, sampled);
+            }
+
+            return [];
+        }
+
         var result = new float[rows * vocab];
         Backend.Download(logits, result);
         return result;
     }
 
-    internal string LogitsMessage(int count, int total, float value, int index)
+    /// <summary>
+    /// A one-token step with a device sampler as a replayed graph: the ids and the batch are staged, then the session's
+    /// graph runs if its key (memory epoch, launch geometry, sampler) still holds. Otherwise the step runs eagerly once
+    /// (so workspaces and the arena reach their steady state under the new key) and the next step is captured — every
+    /// later step is one graph launch and the readback of the id.
+    /// </summary>
+    private float[] RunAsGraph(IStepGraphs graphs, InferenceSession session, SequenceBatch batch, ReadOnlySpan<int> tokens,
+        IReadOnlyList<LayerBatchState> states, ReadOnlySpan<int> rows, Func<string, int?, float, NonFiniteValueException> fail, DeviceTokenSampler sampler,
+        Span<int> sampled)
+    {
+        graphs.Stage(batch, tokens);
+        var key = new StepGraphKey(graphs.MemoryEpoch, graphs.GeometryOf(batch), sampler);
+        if (session.StepGraph is null || session.StepGraphKey != key)
+        {
+            session.StepGraph?.Dispose();
+            session.StepGraph = null;
+            if (session.WarmStepKey != key)
+            {
+                Run(batch, tokens, states, rows, null, fail, sampler, sampled);
+                session.WarmStepKey = key with { Epoch = graphs.MemoryEpoch };
+                return [];
+            }
+
+            graphs.BeginCapture();
+            try
+            {
+                Run(batch, tokens, states, rows, null, fail, sampler, sampled, readBack: false);
+            }
+            catch
+            {
+                graphs.AbortCapture();
+                throw;
+            }
+
+            (session.StepGraph, session.StepGraphKey) = (graphs.EndCapture(), key);
+        }
+
+        graphs.Replay(session.StepGraph);
+        sampler.ReadBack(rows.Length, sampled);
+        return [];
+    }
+
+    internal string LogitsMessage(int count, int total, float value, int? index)
     {
         string where = CheckActivations
             ? "every layer's output was finite, so the final norm or lm_head produced them"
             : "turn on activation checks (Qwen3NextModel.CheckActivations, kernels run --check-activations) to find the first layer";
-        return $"{count} of {total} logits are NaN or ±Inf (first: {value} at vocab index {index}); {where}.";
+        string first = index is { } i ? $" (first: {value} at vocab index {i})" : " (found by the device sampler)";
+        return $"{count} of {total} logits are NaN or ±Inf{first}; {where}.";
     }
 
     private void CheckResidual(DeviceTensor hidden, int tokens, int layer, int width, SequenceBatch batch, Func<string, int?, float, NonFiniteValueException> fail)

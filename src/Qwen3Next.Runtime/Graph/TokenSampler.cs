@@ -42,12 +42,12 @@ public sealed class TokenSampler
         random = new Random(options.Seed);
     }
 
-    public int Next(ReadOnlySpan<float> logits)
+    public int Next(ReadOnlySpan<float> logits) => options.IsGreedy ? ArgmaxReference.Row(logits) : Choose(logits, options, random.NextDouble());
+
+    /// <summary>The token that a uniform draw <paramref name="u"/> in [0, 1) chooses under temperature, top-k then top-p
+    /// (the device sampler follows the same rule with its own draws).</summary>
+    internal static int Choose(ReadOnlySpan<float> logits, SamplingOptions options, double u)
     {
-        if (options.IsGreedy)
-        {
-            return ArgmaxReference.Row(logits);
-        }
 
         var order = new int[logits.Length];
         for (int i = 0; i < order.Length; i++)
@@ -79,7 +79,7 @@ public sealed class TokenSampler
             mass += probs[nucleus++];
         }
 
-        double pick = random.NextDouble() * mass;
+        double pick = u * mass;
         for (int i = 0; i < nucleus; i++)
         {
             pick -= probs[i];

@@ -42,6 +42,14 @@ public sealed record ResidencyPlan(
     /// (one row), plus top-k experts per layer.</summary>
     public double DeviceBytesPerToken => Weights.AlwaysNeededBytes - Weights.EmbeddingBytes + (Layers * TopK * (double)Weights.ExpertBytes);
 
+    /// <summary>Seconds per decoded token the routed-expert copies take at <paramref name="hitRate"/> over a host-to-device
+    /// link of <paramref name="hostToDeviceGBs"/> GB/s.</summary>
+    public double CopySecondsPerToken(double hitRate, double hostToDeviceGBs) => HostToDeviceBytesPerToken(hitRate) / (hostToDeviceGBs * 1e9);
+
+    /// <summary>Decode tokens/s if device memory were read at <paramref name="deviceGBs"/> and nothing else took time: the
+    /// floor a fully resident bf16 model cannot beat.</summary>
+    public double DeviceReadRateBound(double deviceGBs) => deviceGBs * 1e9 / DeviceBytesPerToken;
+
     /// <summary>Upper bound on decode tokens/s: copies and compute overlap, so the slower of the two streams bounds the rate.</summary>
     public double DecodeRateBound(double hitRate, double hostToDeviceGBs, double deviceGBs)
     {
@@ -53,7 +61,9 @@ public sealed record ResidencyPlan(
     /// <param name="budgetBytes">Device bytes for this model; null = everything resident.</param>
     /// <param name="maxTokens">KV-cache capacity per sequence.</param>
     /// <param name="prefillChunk">Largest number of tokens per forward pass (sizes activations and the experts one layer may touch).</param>
-    public static ResidencyPlan Create(ModelConfig c, long? budgetBytes, int maxTokens = 4096, int prefillChunk = 512)
+    /// <param name="streamLayers">Whether a budget below the always-needed weights may stream every layer's non-expert
+    /// weights too (the ILGPU backend can; the ptx backend keeps them resident, and such a budget is an error).</param>
+    public static ResidencyPlan Create(ModelConfig c, long? budgetBytes, int maxTokens = 4096, int prefillChunk = 512, bool streamLayers = true)
     {
         var weights = WeightInventory.From(c);
         int layers = c.NumHiddenLayers;
@@ -75,6 +85,12 @@ public sealed record ResidencyPlan(
         else
         {
             long needed = fixedBytes + (minimum * weights.ExpertBytes);
+            if (budget < needed && !streamLayers)
+            {
+                throw new InsufficientDeviceMemoryException(budget, needed,
+                    $"every non-expert weight stays resident ({weights.AlwaysNeededBytes:N0}) + state {state:N0} + workspace {workspace:N0} + {minimum} expert slots x {weights.ExpertBytes:N0}{ChunkHint(prefillChunk, minimum, c)}");
+            }
+
             if (budget < needed)
             {
                 // Fall back to streaming every layer's non-expert weights through two staging buffers.
@@ -83,7 +99,7 @@ public sealed record ResidencyPlan(
                 if (budget < streamedNeeded)
                 {
                     throw new InsufficientDeviceMemoryException(budget, streamedNeeded,
-                        $"embedding + lm_head {weights.EmbeddingBytes + weights.LmHeadBytes:N0} + two layer staging buffers {2 * weights.LayerBytes.Max():N0} + state {state:N0} + workspace {workspace:N0} + {minimum} expert slots x {weights.ExpertBytes:N0}");
+                        $"embedding + lm_head {weights.EmbeddingBytes + weights.LmHeadBytes:N0} + two layer staging buffers {2 * weights.LayerBytes.Max():N0} + state {state:N0} + workspace {workspace:N0} + {minimum} expert slots x {weights.ExpertBytes:N0}{ChunkHint(prefillChunk, minimum, c)}");
                 }
 
                 int streamedSlots = (int)Math.Min((budget - streamedFixed) / weights.ExpertBytes, (long)c.NumExperts * layers);
@@ -95,6 +111,13 @@ public sealed record ResidencyPlan(
 
         return new ResidencyPlan(weights, budgetBytes ?? fixedBytes + (slots * weights.ExpertBytes), state, workspace, slots, minimum, c.NumExpertsPerTok, layers);
     }
+
+    /// <summary>What the prefill chunk adds, when a smaller one would need less (its workspace, and up to every expert of
+    /// a layer at once).</summary>
+    private static string ChunkHint(int prefillChunk, int minimum, ModelConfig c)
+        => prefillChunk > 1
+            ? $"; a prefill chunk of {prefillChunk} tokens sizes the workspace and may select {minimum} experts of a layer at once (a decode step needs {c.NumExpertsPerTok}), so a smaller --prefill-chunk needs less"
+            : string.Empty;
 }
 
 /// <summary>A device-memory budget too small for one layer's working set.</summary>

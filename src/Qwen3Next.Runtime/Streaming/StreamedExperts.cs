@@ -57,7 +57,7 @@ public sealed class StreamedExperts : IlgpuExpertSet
 }
 
 /// <summary>Expert streaming for an ILGPU backend: the host store, the device cache and the layers registered so far.</summary>
-public sealed class ExpertStreaming(IlgpuBackend backend, MoeShape shape, int slots, IExpertReplacementPolicy? policy = null) : IDisposable
+public sealed class ExpertStreaming(IlgpuBackend backend, MoeShape shape, int slots, IExpertReplacementPolicy? policy = null) : IExpertStreaming
 {
     private ExpertCache? cache;
 
@@ -65,20 +65,28 @@ public sealed class ExpertStreaming(IlgpuBackend backend, MoeShape shape, int sl
 
     public int Slots { get; } = slots;
 
+    /// <summary>The shape of every streamed MoE layer.</summary>
+    public MoeShape Shape { get; } = shape;
+
     public ExpertCache Cache => cache ??= new ExpertCache(backend.Device, Store, Slots, policy);
 
     public StreamingStatistics Statistics => Cache.Statistics;
 
+    public void ResetStatistics() => Statistics.Reset();
+
+    /// <summary>The host-driven cache does not count selections per expert.</summary>
+    public ExpertRoutingCounts? RoutingCounts() => null;
+
     /// <summary>Copies a layer's experts to pinned host memory and returns the expert set the MoE op will use.</summary>
     public StreamedExperts Register(MoeShape layerShape, IReadOnlyList<ExpertTensors> experts, IProgress<long>? bytesLoaded = null)
     {
-        if (layerShape != shape)
+        if (layerShape != Shape)
         {
-            throw new ArgumentException($"Every MoE layer must have the streaming shape {shape}; got {layerShape}.");
+            throw new ArgumentException($"Every MoE layer must have the streaming shape {Shape}; got {layerShape}.");
         }
 
         int layer = Store.Add(experts, bytesLoaded);
-        return new StreamedExperts(backend, Cache, layer, shape);
+        return new StreamedExperts(backend, Cache, layer, Shape);
     }
 
     public void Dispose()

@@ -25,8 +25,23 @@ public sealed class PlanCommandTests
         WriteRealModelFolder(temp.Path);
         var (code, stdout, stderr) = CliRunner.Run("plan", "--model", temp.Path, "--device-memory", "40GiB");
         Assert.That(code, Is.Zero, stderr);
-        Assert.That(stdout, Does.Contain("lists all 74,391 tensors").And.Contain("LRU replacement").And.Contain("tokens/s"));
+        Assert.That(stdout, Does.Contain("lists all 74,391 tensors").And.Contain("CLOCK with use counters").And.Contain("tokens/s"));
         Assert.That(stdout, Does.Contain("148.41 GiB in all"));
+    }
+
+    /// <summary>The issue's question: the 80B model in 130 GiB on one H200 — resident bytes, slots, bytes per token at a
+    /// stated hit rate, the modeled kernel time per token, the decode bound and the HBM floor of a resident model.</summary>
+    [Test]
+    public void PlansTheRealModelIn130GiBWithTheDecodeBound()
+    {
+        using var temp = new TempFolder();
+        File.WriteAllText(Path.Combine(temp.Path, "config.json"), PublishedConfig.Json);
+        var (code, stdout, stderr) = CliRunner.Run("plan", "--model", temp.Path, "--device-memory", "130GiB");
+        Assert.That(code, Is.Zero, stderr);
+        Assert.That(stdout, Does.Contain("resident         4.41 GiB").And.Contain("21358 slots x 6.00 MiB"));
+        Assert.That(stdout, Does.Contain("288.00 MiB copied from host at hit rate 90 %"));
+        Assert.That(stdout, Does.Match(@"decode kernels   \d+ µs per token by the H200 model"));
+        Assert.That(stdout, Does.Match(@"decode bound     [\d.]+ tokens/s with copies overlapping the kernels, [\d.]+ tokens/s with every copy on the critical path; HBM floor of the same reads: 603 tokens/s"));
     }
 
     [Test]

@@ -29,6 +29,15 @@ public sealed class CtaSamplingTests
         Assert.That((result.Counters!.CtasRun, result.Counters.Ctas, result.Counters.Sampled), Is.EqualTo((12L, 48L, true)));
     }
 
+    /// <summary>A kernel whose CTAs cooperate (the last one finishes the work) runs whole even when others are sampled.</summary>
+    [Test]
+    public void WholeKernelsAreNeverSampled()
+    {
+        var (flags, result) = Run(CtaSampling.EveryKth(4) with { WholeKernels = ["mark"] });
+        Assert.That(flags, Has.All.EqualTo(1));
+        Assert.That((result.Counters!.CtasRun, result.Counters.Sampled), Is.EqualTo((48L, false)));
+    }
+
     [Test]
     public void FirstNPerRowRunsTheFirstCtasOfEveryYzRow()
     {

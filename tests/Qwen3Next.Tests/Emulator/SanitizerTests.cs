@@ -308,6 +308,29 @@ public sealed class SanitizerTests
         Assert.That(clean.Findings, Is.Empty);
     }
 
+    /// <summary>Strong accesses between blocks (the last-block pattern reads other blocks' results with them) are not
+    /// races; a CTA-scoped or weak access is still one.</summary>
+    [TestCase("volatile.global", "volatile.global", false)]
+    [TestCase("relaxed.gpu.global", "relaxed.gpu.global", false)]
+    [TestCase("acquire.gpu.global", "release.sys.global", false)]
+    [TestCase("relaxed.cta.global", "relaxed.cta.global", true)]
+    [TestCase("global", "volatile.global", true)]
+    public void StrongAccessesBetweenBlocksAreNotRaces(string load, string store, bool race)
+    {
+        string ptx = PtxTestKernels.Header + CrossBlock.Replace("ld.global.u32", $"ld.{load}.u32").Replace("st.global.u32", $"st.{store}.u32");
+        using var gpu = new EmulatedGpu();
+        var data = PtxTestKernels.Upload<uint>(gpu, new uint[4], "data");
+        if (race)
+        {
+            var error = Faults(() => PtxTestKernels.Launch(gpu, ptx, new LaunchGeometry(2, 32), data, 0));
+            Assert.That(error.Findings.Any(f => f.Rule == SanitizerRule.GlobalRace), Is.True);
+            return;
+        }
+
+        Assert.That(PtxTestKernels.Launch(gpu, ptx, new LaunchGeometry(2, 32), data, 0).Findings, Is.Empty);
+        Assert.That(PtxTestKernels.Download<uint>(gpu, data, 1)[0], Is.EqualTo(1u), "block 1 wrote last");
+    }
+
     [Test]
     public void AtomicsFromSeveralBlocksAreNotRaces()
     {

@@ -4,6 +4,7 @@ using Qwen3Next.Backends.Ptx;
 using Qwen3Next.Benchmarks;
 using Qwen3Next.Conformance;
 using Qwen3Next.Cuda;
+using Qwen3Next.Graph;
 using Qwen3Next.Ops.Attention;
 using Qwen3Next.Ops.Basic;
 using Qwen3Next.Ops.GatedDelta;
@@ -23,8 +24,9 @@ public sealed class LauncherCoverageTests
         }
     }
 
-    /// <summary>The golden cases, the workloads and the two ops above, in both precisions, together reach every
-    /// launcher kernel (the tensor-core prefill kernels of the fast precision, the sm_90a ones and the bf16 casts feeding them when this build has sm_90a kernels).</summary>
+    /// <summary>The golden cases, the workloads, the two ops and the MoE paths off the default, in both precisions, together reach every
+    /// launcher kernel (the tensor-core prefill kernels of the fast precision, the sm_90a ones and the bf16 casts feeding them when this build has
+    /// sm_90a kernels).</summary>
     [Test]
     public void TheCasesAboveReachEveryLauncherKernel()
     {
@@ -46,6 +48,8 @@ public sealed class LauncherCoverageTests
             }
 
             PtxSignatureCheckTests.RunOpsTheModelDoesNotUse(fresh);
+            PtxSignatureCheckTests.RunMoePathsOffTheDefault(fresh);
+            RunOpsNoGoldenCaseReaches(fresh);
             launched.UnionWith(((SignatureCheckDriver)fresh.Driver).CheckedLaunches.Keys);
         }
 
@@ -54,6 +58,28 @@ public sealed class LauncherCoverageTests
             .Concat(sm90a ? PtxBasicOps.Sm90aKernelNames.Concat(PtxMoeOps.Sm90aKernelNames) : [])
             .Where(k => sm90a || k is not (PtxBasicOps.CastBf16 or PtxBasicOps.SiluMulBf16));
         Assert.That(launchers.Where(k => !launched.Contains(k)), Is.Empty, "kernels no golden case or workload launched");
+    }
+
+    /// <summary>Generation samples on the device (no golden case generates); the residual add serves a backend-neutral
+    /// <see cref="IBasicOps.Add"/> now that the ptx layers fold it into their output projections; the unfused gated-delta
+    /// decode stays selectable.</summary>
+    private static void RunOpsNoGoldenCaseReaches(PtxBackend backend)
+    {
+        using var sampler = backend.CreateSampler(new SamplingOptions(1f, 0.9f, 8), rows: 1)!;
+        using var logits = backend.Upload(new float[64]);
+        sampler.Sample(logits, 1, 64, new int[1]);
+        using var sum = backend.Allocate(64);
+        backend.Basic.Add(sum, logits, 64);
+
+        // The four-kernel gated-delta decode that gdn_decode_fused replaced.
+        var ops = (PtxGatedDeltaOps)backend.GatedDelta;
+        ops.UnfusedDecode = true;
+        using (var w = OpWorkloads.Create("gdn-decode", backend, BenchmarkScale.Small))
+        {
+            w.Run();
+        }
+
+        ops.UnfusedDecode = false;
     }
 
 }

@@ -71,9 +71,18 @@ public sealed class LauncherSizeCheckTests
         AssertRefused(() => PtxGatedAttentionOps.FlashPrefillConfig(64, 3, 1, 128), PtxGatedAttentionOps.FlashPrefill, "G = Hq/Hkv = 3");
         AssertRefused(() => PtxGatedAttentionOps.FlashDecodeConfig(10, 32, 2, 512), PtxGatedAttentionOps.FlashDecode, "G·D = 8192");
         AssertRefused(() => PtxGatedAttentionOps.FlashDecodeConfig(10, 2, 1, 66), PtxGatedAttentionOps.FlashDecode, "D = 66");
-        Assert.That(PtxGatedAttentionOps.DecodeSplits(1), Is.EqualTo(1));
-        Assert.That(PtxGatedAttentionOps.DecodeSplits(256), Is.EqualTo(1));
-        Assert.That(PtxGatedAttentionOps.DecodeSplits(257), Is.EqualTo(2));
+        Assert.That(PtxGatedAttentionOps.ContextSplits(1), Is.EqualTo(1));
+        Assert.That(PtxGatedAttentionOps.ContextSplits(256), Is.EqualTo(1));
+        Assert.That(PtxGatedAttentionOps.ContextSplits(257), Is.EqualTo(2));
+
+        // The 80B decode (Hkv = 2, one sequence) fills 132 SMs at any context; a long context needs more splits.
+        foreach (int kv in new[] { 1, 100, 4096, 16384 })
+        {
+            Assert.That(PtxGatedAttentionOps.DecodeSplits(kv, kvHeads: 2, sequences: 1) * 2, Is.GreaterThanOrEqualTo(132), $"kv = {kv}");
+        }
+
+        Assert.That(PtxGatedAttentionOps.DecodeSplits(262144, 2, 1), Is.EqualTo(1024));
+        Assert.That(PtxGatedAttentionOps.DecodeSplits(10, 2, 64), Is.EqualTo(2), "a batch of 64 fills the GPU with 2 splits");
     }
 
     [Test]

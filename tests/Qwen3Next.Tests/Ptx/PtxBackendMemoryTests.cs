@@ -72,6 +72,7 @@ public sealed class PtxBackendMemoryTests
     [Test]
     public void DisposingATensorFreesItsAllocationAndTensorsMayOutliveTheBackend()
     {
+        backend.ArenaCapacityBytes = 0;
         int before = Driver.LiveAllocations;
         var a = backend.Allocate(8);
         Assert.That(Driver.LiveAllocations, Is.EqualTo(before + 1));
@@ -82,6 +83,30 @@ public sealed class PtxBackendMemoryTests
         var survivor = backend.Allocate(8);
         backend.Dispose();
         Assert.That(() => survivor.Dispose(), Throws.Nothing);
+    }
+
+    /// <summary>A disposed tensor's buffer serves the next tensor of its length (zero-filled again, no driver allocation);
+    /// beyond the arena's capacity a returned buffer is freed.</summary>
+    [Test]
+    public void TheArenaReusesABufferOfTheSameLengthAndFreesBeyondItsCapacity()
+    {
+        var counters = backend.DriverCounters;
+        var first = backend.Upload([1f, 2f, 3f]);
+        var address = PtxBackend.T(first).Span.Address;
+        first.Dispose();
+        long allocations = counters.Allocations;
+        using (var second = backend.Allocate(3))
+        {
+            var values = new float[3];
+            backend.Download(second, values);
+            Assert.That((PtxBackend.T(second).Span.Address, values), Is.EqualTo((address, new float[3])), "the same buffer, zero-filled");
+            Assert.That((counters.Allocations, counters.Frees), Is.EqualTo((allocations, 0L)));
+        }
+
+        backend.ArenaCapacityBytes = 16;
+        var big = backend.Allocate(5);
+        big.Dispose();
+        Assert.That((counters.Frees, backend.Arena.IdleBytes), Is.EqualTo((1L, 12L)), "20 bytes do not fit beside the idle 12");
     }
 
     [Test]

@@ -8,6 +8,7 @@ using Qwen3Next.Ops.Attention;
 using Qwen3Next.Ops.Basic;
 using Qwen3Next.Ops.GatedDelta;
 using Qwen3Next.Ops.Moe;
+using Qwen3Next.Tests.Ops.Moe;
 
 namespace Qwen3Next.Tests.Ptx;
 
@@ -73,6 +74,48 @@ public sealed class PtxSignatureCheckTests(Precision precision)
         using var weight = backend.LoadWeight(RandomWeights.Vector("norm.weight", 65, 1f, new Random(1)));
         backend.Basic.RmsNorm(x, weight, x, 3, 65, 1e-6f, zeroCentred: false);
         backend.Basic.ArgmaxRows(x, 3, 65, new int[3]);
+    }
+
+    /// <summary>MoE paths the goldens and workloads do not take: the unfused decode (kept for comparison), and streamed
+    /// experts (the device-side acquire and the copy kernel of a prefill; a decode with its prediction). Enables
+    /// streaming on <paramref name="backend"/>.</summary>
+    internal static void RunMoePathsOffTheDefault(PtxBackend backend)
+    {
+        var shape = new MoeShape(64, 16, 4, 24, 32, true);
+        var c = new MoeCase(shape, tokens: 12, seed: 1);
+        using (var resident = c.Load(backend))
+        {
+            var ops = (PtxMoeOps)backend.Moe;
+            ops.UnfusedDecode = true;
+            RunBlock(backend, shape, 2, resident);
+            ops.UnfusedDecode = false;
+        }
+
+        backend.EnableExpertStreaming(shape, layers: 2, slots: 16);
+        using var first = c.Load(backend);
+        using var second = c.Load(backend);
+        foreach (int tokens in new[] { 12, 1 })
+        {
+            RunBlock(backend, shape, tokens, first);
+            RunBlock(backend, shape, tokens, second);
+        }
+    }
+
+    private static void RunBlock(PtxBackend backend, MoeShape shape, int tokens, MoeWeights weights)
+    {
+        using var x = backend.Upload(new float[tokens * shape.Hidden]);
+        using var y = backend.Allocate((long)tokens * shape.Hidden);
+        backend.Moe.Block(shape, tokens, x, weights, y);
+    }
+
+    [Test]
+    public void MoePathsOffTheDefaultLaunchTheirKernels()
+    {
+        using var fresh = PtxBackend.CreateSignatureCheck();
+        Assert.DoesNotThrow(() => RunMoePathsOffTheDefault(fresh));
+        var launched = ((SignatureCheckDriver)fresh.Driver).CheckedLaunches;
+        Assert.That(new[] { PtxMoeOps.GateUpGemv, PtxMoeOps.DownGemv, PtxMoeOps.CacheAcquire, PtxMoeOps.ExpertCopy }.Where(k => !launched.ContainsKey(k)),
+            Is.Empty);
     }
 
     [Test]

@@ -16,7 +16,7 @@ namespace Qwen3Next.Backends.Ilgpu;
 /// accelerator (32-wide warps) where there is no GPU. Each op family lives beside its reference
 /// under <c>Ops/&lt;Family&gt;/</c>; this class owns buffers and weights and hands out the families.
 /// </summary>
-public sealed class IlgpuBackend : IKernelBackend, ILayerStaging
+public sealed class IlgpuBackend : IKernelBackend, ILayerStaging, IForwardCapacity
 {
     private readonly bool ownsDevice;
     private readonly EmulatedIlgpuKernels? emulated;
@@ -178,6 +178,16 @@ public sealed class IlgpuBackend : IKernelBackend, ILayerStaging
     }
 
     public void BeforeLayer(int layer, int nextLayer) => LayerStreaming?.Stage(layer, nextLayer);
+
+    /// <summary>The host-driven cache needs every distinct expert of a layer's call in a slot at once.</summary>
+    public void RequireForwardOf(int tokens)
+    {
+        if (Streaming is { } s && Math.Min(s.Shape.Experts, (long)tokens * s.Shape.TopK) > s.Slots)
+        {
+            throw new InvalidOperationException($"A forward pass of {tokens} tokens may select {Math.Min(s.Shape.Experts, (long)tokens * s.Shape.TopK)} "
+                + $"experts of one layer but the expert cache has {s.Slots} slots; lower --prefill-chunk or raise --device-memory.");
+        }
+    }
 
     public ExpertWeights LoadExperts(MoeShape shape, IReadOnlyList<ExpertTensors> experts)
     {

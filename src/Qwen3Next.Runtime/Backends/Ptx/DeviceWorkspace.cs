@@ -12,6 +12,9 @@ internal sealed class DeviceWorkspace(ICudaDriver driver, StreamHandle stream) :
 {
     private readonly Dictionary<string, (DevicePointer Pointer, long Bytes)> slots = new(StringComparer.Ordinal);
 
+    /// <summary>Counts the slots that moved (grew): a graph captured before a move holds a freed address.</summary>
+    public long Moves { get; private set; }
+
     /// <summary>At least max(1, <paramref name="length"/>) elements of <paramref name="slot"/>, not initialised.</summary>
     public DeviceSpan<T> Get<T>(string slot, long length) where T : unmanaged
     {
@@ -25,6 +28,7 @@ internal sealed class DeviceWorkspace(ICudaDriver driver, StreamHandle stream) :
             }
 
             driver.SynchronizeStream(stream, $"workspace '{slot}'");
+            Moves++;
             slots.Remove(slot);
             driver.Free(existing.Pointer, $"workspace '{slot}'");
         }

@@ -1,12 +1,14 @@
 using ILGPU.Runtime.Cuda;
 using Qwen3Next.Checkpoint;
 using Qwen3Next.Cuda;
+using Qwen3Next.Graph;
 using Qwen3Next.Device;
 using Qwen3Next.Ops.Attention;
 using Qwen3Next.Ops.Basic;
 using Qwen3Next.Ops.GatedDelta;
 using Qwen3Next.Ops.Moe;
 using Qwen3Next.PtxEmulator;
+using Qwen3Next.Streaming;
 
 namespace Qwen3Next.Backends.Ptx;
 
@@ -17,7 +19,7 @@ namespace Qwen3Next.Backends.Ptx;
 /// a GPU (<see cref="CudaApiDriver"/>), on host memory with launches only checked (<see cref="CreateSignatureCheck"/>)
 /// or on an emulated device. The launchers live beside the other implementations of each op, <c>Ops/&lt;Family&gt;/Ptx*Ops.cs</c>.
 /// </summary>
-public sealed class PtxBackend : IKernelBackend
+public sealed class PtxBackend : IKernelBackend, IForwardCapacity, IDeviceSampling, IStepGraphs
 {
     public const string NoDeviceMessage = "no CUDA device: the ptx backend needs an NVIDIA GPU; use --backend ilgpu or reference";
 
@@ -46,6 +48,7 @@ public sealed class PtxBackend : IKernelBackend
             Stream = driver.CreateStream(nonBlocking: true, "the ptx compute stream");
             CopyStream = driver.CreateStream(nonBlocking: true, "the ptx copy stream");
             Workspace = new DeviceWorkspace(driver, Stream);
+            Arena = new DeviceTensorArena(driver);
         }
         catch
         {
@@ -173,20 +176,104 @@ public sealed class PtxBackend : IKernelBackend
     internal DeviceBuffer<T> AllocateBuffer<T>(long length, string what) where T : unmanaged
         => DeviceBuffer<T>.Allocate(Driver, Math.Max(1, length), what);
 
+    /// <summary>Tensors (<see cref="Allocate"/>, <see cref="Upload"/>) come from here and go back on dispose.</summary>
+    internal DeviceTensorArena Arena { get; }
+
+    /// <summary>Idle activation bytes the backend keeps for reuse (<see cref="DeviceTensorArena"/>); 0 frees every
+    /// tensor on dispose.</summary>
+    public long ArenaCapacityBytes
+    {
+        get => Arena.CapacityBytes;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            Arena.CapacityBytes = value;
+        }
+    }
+
+    /// <summary>Whether the model may capture decode steps as CUDA graphs and replay them (on by default).</summary>
+    public bool UseStepGraphs { get; set; } = true;
+
+    public bool CanCaptureSteps => UseStepGraphs && Streaming is null && timer is null;
+
+    public long MemoryEpoch => Workspace.Moves + Arena.Frees;
+
+    public int GeometryOf(SequenceBatch batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        return PtxGatedAttentionOps.ContextSplits(batch.MaxContext);
+    }
+
+    public void Stage(SequenceBatch batch, ReadOnlySpan<int> tokens)
+    {
+        using var use = Access.Enter();
+        Batches.Of(batch);
+        PtxBasic.StageIds(tokens);
+    }
+
+    public void BeginCapture()
+    {
+        using var use = Access.Enter();
+        Driver.BeginCapture(Stream, "a decode step");
+    }
+
+    public CapturedStep EndCapture()
+    {
+        using var use = Access.Enter();
+        var graph = Driver.EndCapture(Stream, "a decode step");
+        try
+        {
+            return new PtxCapturedStep(this, graph, Driver.Instantiate(graph, "a decode step"));
+        }
+        catch
+        {
+            Driver.DestroyGraph(graph, "a decode step");
+            throw;
+        }
+    }
+
+    public void AbortCapture()
+    {
+        using var use = Access.Enter();
+        Driver.DestroyGraph(Driver.EndCapture(Stream, "a failed capture"), "a failed capture");
+    }
+
+    public void Replay(CapturedStep step)
+    {
+        using var use = Access.Enter();
+        var captured = step as PtxCapturedStep;
+        if (captured is null || captured.Backend != this)
+        {
+            throw new ArgumentException("The step was captured by another backend.", nameof(step));
+        }
+
+        Driver.LaunchGraph(captured.Exec, Stream, "a decode step");
+    }
+
+    /// <summary>A device sampler for greedy decoding or top-k ≤ 256 sampling (<see cref="PtxTokenSampler.Supports"/>); null otherwise.</summary>
+    public DeviceTokenSampler? CreateSampler(SamplingOptions options, int rows)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        ArgumentOutOfRangeException.ThrowIfLessThan(rows, 1);
+        using var use = Access.Enter();
+        return PtxTokenSampler.Supports(options) ? new PtxTokenSampler(this, options, rows) : null;
+    }
+
     public DeviceTensor Allocate(long length)
     {
         using var use = OpContracts.Allocate(Access, length);
-        var buffer = AllocateBuffer<float>(length, "a tensor");
+        var buffer = Arena.Rent(length, "a tensor");
         Driver.MemsetD32Async(buffer.Span.Address, 0, buffer.Length, Stream, "a tensor");
-        return new PtxTensor(buffer);
+        return new PtxTensor(buffer, Arena);
     }
 
     public DeviceTensor Upload(ReadOnlySpan<float> data)
     {
         using var use = Access.Enter();
-        var buffer = AllocateBuffer<float>(data.Length, "a tensor");
+        var buffer = Arena.Rent(data.Length, "a tensor");
         CopyToDevice(data, buffer.Span.Slice(0, data.Length));
-        return new PtxTensor(buffer);
+        return new PtxTensor(buffer, Arena);
     }
 
     public void Download(DeviceTensor source, Span<float> destination)
@@ -200,6 +287,7 @@ public sealed class PtxBackend : IKernelBackend
     {
         using var use = Access.Enter();
         Driver.SynchronizeStream(Stream, "the ptx compute stream");
+        Streaming?.CollectStalls();
     }
 
     public void Copy(DeviceTensor source, long sourceOffset, DeviceTensor destination, long destinationOffset, long length)
@@ -229,7 +317,28 @@ public sealed class PtxBackend : IKernelBackend
     public ExpertWeights LoadExperts(MoeShape shape, IReadOnlyList<ExpertTensors> experts)
     {
         using var use = Access.Enter();
-        return PtxMoeOps.LoadExperts(this, shape, experts);
+        return Streaming is { } streaming ? streaming.Register(shape, experts) : PtxMoeOps.LoadExperts(this, shape, experts);
+    }
+
+    public void RequireForwardOf(int tokens) => Streaming?.RequireRoomFor(tokens);
+
+    /// <summary>Expert streaming, when enabled: experts loaded from now on stay in mapped host memory and are cached
+    /// in device slots by kernels.</summary>
+    public PtxExpertStreaming? Streaming { get; private set; }
+
+    /// <summary>
+    /// Streams the routed experts of the next <paramref name="layers"/> MoE layers loaded through <see cref="LoadExperts"/>
+    /// through <paramref name="slots"/> device slots (at least top-k, at most every expert there is), warmed with the
+    /// most used experts of <paramref name="warm"/> when given; <paramref name="predict"/> lets each decode layer
+    /// prefetch the experts the next layer's router picks for its input. Enable before loading the model.
+    /// </summary>
+    public PtxExpertStreaming EnableExpertStreaming(MoeShape shape, int layers, int slots, ExpertRoutingCounts? warm = null, bool predict = true)
+    {
+        using var use = Access.Enter();
+        Streaming?.Dispose();
+        Streaming = null;
+        Streaming = new PtxExpertStreaming(this, shape, layers, slots, warm, predict);
+        return Streaming;
     }
 
     /// <summary>Enqueues a host-to-device copy on the compute stream. The source is managed (pageable) memory, which
@@ -281,12 +390,15 @@ public sealed class PtxBackend : IKernelBackend
 
     /// <summary>Checks <paramref name="arguments"/> against the PTX signature of <paramref name="kernel"/>, then
     /// enqueues it on <see cref="Stream"/>.</summary>
-    internal void Launch(string kernel, LaunchConfig config, KernelArguments arguments)
+    internal void Launch(string kernel, LaunchConfig config, KernelArguments arguments) => Launch(kernel, config, arguments, Stream);
+
+    /// <summary>The same on <paramref name="stream"/> (the copy stream for prefetch kernels; never timed).</summary>
+    internal void Launch(string kernel, LaunchConfig config, KernelArguments arguments, StreamHandle stream)
     {
         Signatures.Check(kernel, arguments);
-        if (timer is null)
+        if (timer is null || stream != Stream)
         {
-            kernels[kernel].Launch(Stream, config, arguments);
+            kernels[kernel].Launch(stream, config, arguments);
         }
         else
         {
@@ -330,7 +442,9 @@ public sealed class PtxBackend : IKernelBackend
 
         disposed = true;
         Access.MarkDisposed();
+        Streaming?.Dispose();
         Workspace.Dispose();
+        Arena.Dispose();
         kernels.Dispose();
         Driver.DestroyStream(CopyStream, "the ptx copy stream");
         Driver.DestroyStream(Stream, "the ptx compute stream");

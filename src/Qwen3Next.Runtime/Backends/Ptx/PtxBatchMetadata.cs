@@ -5,22 +5,27 @@ namespace Qwen3Next.Backends.Ptx;
 /// <summary>
 /// The device copy of a <see cref="SequenceBatch"/>'s int32 arrays (<see cref="SequenceBatch.Packed"/>), in one workspace
 /// slot. A forward pass hands the same batch to every layer, so it is uploaded once per pass: the copy is kept for as
-/// long as the same (immutable) batch instance comes back. The upload is ordered on the compute stream after every
+/// long as the same (immutable) batch instance, or a batch with the same arrays, comes back (a repeated single-sequence
+/// op uploads nothing, so it can be captured into a graph). The upload is ordered on the compute stream after every
 /// kernel that read the previous batch.
 /// </summary>
 internal sealed class PtxBatchMetadata(PtxBackend backend)
 {
-    private SequenceBatch? uploaded;
+    private int[]? uploaded;
+    private long uploadedMoves;
 
     /// <summary>The batch's arrays on the device, as slices named after the kernel arguments.</summary>
     public Views Of(SequenceBatch batch)
     {
         var layout = batch.Layout;
         var span = backend.Workspace.Get<int>("batch", layout.Total).Slice(0, layout.Total);
-        if (!ReferenceEquals(batch, uploaded))
+        var packed = batch.Packed;
+        // A grown workspace may reuse an address, so a move invalidates the upload too.
+        bool same = uploadedMoves == backend.Workspace.Moves && (ReferenceEquals(packed, uploaded) || (uploaded is not null && packed.AsSpan().SequenceEqual(uploaded)));
+        if (!same)
         {
-            backend.CopyToDevice<int>(batch.Packed, span);
-            uploaded = batch;
+            backend.CopyToDevice<int>(packed, span);
+            (uploaded, uploadedMoves) = (packed, backend.Workspace.Moves);
         }
 
         return new Views(span, layout);

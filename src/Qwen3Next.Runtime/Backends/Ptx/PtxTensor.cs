@@ -6,13 +6,25 @@ namespace Qwen3Next.Backends.Ptx;
 public sealed class PtxTensor : DeviceTensor
 {
     private readonly DeviceBuffer<float> buffer;
+    private readonly DeviceTensorArena? arena;
 
-    internal PtxTensor(DeviceBuffer<float> buffer)
-        : base(buffer.Length) => this.buffer = buffer;
+    /// <param name="arena">Where the buffer goes back on dispose (null: freed).</param>
+    internal PtxTensor(DeviceBuffer<float> buffer, DeviceTensorArena? arena = null)
+        : base(buffer.Length) => (this.buffer, this.arena) = (buffer, arena);
 
     internal DeviceSpan<float> Span => buffer.Span;
 
-    protected override void Release() => buffer.Dispose();
+    protected override void Release()
+    {
+        if (arena is not null)
+        {
+            arena.Return(buffer);
+        }
+        else
+        {
+            buffer.Dispose();
+        }
+    }
 }
 
 /// <summary>A weight in device memory: bf16 bits for matrices, float32 for vectors.</summary>

@@ -193,7 +193,7 @@ public sealed class ReferenceBackend : IKernelBackend, IBasicOps, IGatedDeltaOps
             cache.PageSize, table, H(y));
     }
 
-    public void Block(MoeShape shape, int tokens, DeviceTensor x, MoeWeights weights, DeviceTensor y, MoeRouting? routing = null)
+    public void Block(MoeShape shape, int tokens, DeviceTensor x, MoeWeights weights, DeviceTensor y, MoeRouting? routing = null, bool accumulate = false)
     {
         using var use = OpContracts.MoeBlock(Access, shape, tokens, x, weights, y, routing);
         var experts = weights.Experts as HostExperts
@@ -231,7 +231,8 @@ public sealed class ReferenceBackend : IKernelBackend, IBasicOps, IGatedDeltaOps
             float sharedGate = Activations.Sigmoid(Bf16.Dot(xt, W(weights.SharedExpertGate).Bits));
             for (int i = 0; i < hidden; i++)
             {
-                ys[(t * hidden) + i] = output[i] + (sharedGate * expertOut[i]);
+                float value = output[i] + (sharedGate * expertOut[i]);
+                ys[(t * hidden) + i] = accumulate ? ys[(t * hidden) + i] + value : value;
             }
 
             if (routing is not null)

@@ -91,9 +91,23 @@ public sealed class PtxGatedAttentionOps(PtxBackend backend) : IGatedAttentionOp
         => backend.Precision == Precision.Fast && FlashPrefillTensorCoreKernel.Supports(shape.QueryHeads, shape.KeyValueHeads, shape.HeadDim)
             && backend.Kernels.Catalog.Contains(FlashPrefillTensorCoreKernel.Name) && backend.Kernels.Catalog.Contains(PagesBf16);
 
-    /// <summary>KV splits of every sequence of a decode batch: enough for <paramref name="kvLength"/> (the longest context) at
-    /// <see cref="DecodeSplit"/> cache rows per split; shorter contexts split into as many, shorter pieces.</summary>
-    public static int DecodeSplits(int kvLength) => Math.Max(1, CeilDiv(kvLength, DecodeSplit));
+    /// <summary>CTAs a decode grid should reach at least: the H200's SM count, so the split-KV kernel fills the GPU at
+    /// every context length instead of running one CTA per KV head on a short context.</summary>
+    public const int FillCtas = 132;
+
+    /// <summary>Most splits <c>attn_decode_combine</c> weighs (<c>DECODE_MAX_SPLITS</c>): 262,144 cached tokens.</summary>
+    public const int DecodeMaxSplits = 1024;
+
+    /// <summary>Splits that <paramref name="kvLength"/> (the longest context) needs at <see cref="DecodeSplit"/> cache
+    /// rows per split.</summary>
+    public static int ContextSplits(int kvLength) => Math.Max(1, CeilDiv(kvLength, DecodeSplit));
+
+    /// <summary>KV splits of every sequence of a decode batch: <see cref="ContextSplits"/>, and at least enough that
+    /// splits·Hkv·B reaches <see cref="FillCtas"/>; shorter contexts split into as many, shorter pieces (a split past
+    /// the end of its sequence is empty and combines as nothing). Depends on the context only through
+    /// <see cref="ContextSplits"/>, so a captured decode step stays valid for 256 tokens at a time.</summary>
+    public static int DecodeSplits(int kvLength, int kvHeads, int sequences)
+        => Math.Max(ContextSplits(kvLength), CeilDiv(FillCtas, Math.Max(1, kvHeads * sequences)));
 
     /// <summary>Grid (splits, Hkv, B); dyn smem 4·(G·(D+4) + 32·(D+4) + 32·D + 32·G + 3·G): 75,488 B at G = 8, D = 256.</summary>
     internal static LaunchConfig FlashDecodeConfig(int kvLength, int queryHeads, int kvHeads, int headDim, int sequences = 1)
@@ -106,7 +120,8 @@ public sealed class PtxGatedAttentionOps(PtxBackend backend) : IGatedAttentionOp
         Require(headDim % 4 == 0, FlashDecode, $"D = {headDim} must be a multiple of 4");
         AtMost(FlashDecode, "Hkv", kvHeads, 65535);
         AtMost(FlashDecode, "B", sequences, 65535);
-        var config = new LaunchConfig(new LaunchDims(DecodeSplits(kvLength), kvHeads, sequences), 256,
+        AtMost(FlashDecode, "splits (attn_decode_combine holds 1024 weights)", DecodeSplits(kvLength, kvHeads, sequences), DecodeMaxSplits);
+        var config = new LaunchConfig(new LaunchDims(DecodeSplits(kvLength, kvHeads, sequences), kvHeads, sequences), 256,
             4 * ((group * (headDim + 4)) + (32 * (headDim + 4)) + (32 * headDim) + (32 * group) + (3 * group)));
         config.Validate(FlashDecode);
         return config;

@@ -12,7 +12,7 @@ namespace Qwen3Next.Ops.Basic;
 /// In fast precision a prefill matmul casts x to bf16 once (<c>cast_f32_bf16</c>) and runs the wgmma GEMM (sm_90a);
 /// without the sm_90a kernels, or when <c>in % 8 ≠ 0</c>, the exact mma kernel runs instead.
 /// </summary>
-public sealed class PtxBasicOps(PtxBackend backend) : IBasicOps
+public sealed class PtxBasicOps(PtxBackend backend) : IBasicOps, IResidualMatMul
 {
     public const string Embedding = "embedding_bf16";
     public const string RmsNormZeroCentred = "rmsnorm_zero_centred";
@@ -22,6 +22,7 @@ public sealed class PtxBasicOps(PtxBackend backend) : IBasicOps
     public const string ResidualAdd = "residual_add";
     public const string SiluMul = "silu_mul";
     public const string Argmax = "argmax_rows";
+    public const string Sample = "sample_rows";
     public const string CastBf16 = "cast_f32_bf16";
     public const string SiluMulBf16 = "silu_mul_bf16";
     public const string MatMulWgmma = "matmul_bf16_wgmma";
@@ -34,12 +35,14 @@ public sealed class PtxBasicOps(PtxBackend backend) : IBasicOps
     public const int GemvMaxRows = 8;
 
     public static IReadOnlyList<string> KernelNames { get; } =
-        [Embedding, RmsNormZeroCentred, RmsNormPlain, MatMulGemv, MatMulMma, ResidualAdd, SiluMul, Argmax, CastBf16, SiluMulBf16];
+        [Embedding, RmsNormZeroCentred, RmsNormPlain, MatMulGemv, MatMulMma, ResidualAdd, SiluMul, Argmax, Sample, CastBf16, SiluMulBf16];
 
     /// <summary>Kernels built from <c>*_sm90a.cu</c> with CUDA 12.4: embedded only when that toolchain was found.</summary>
     public static IReadOnlyList<string> Sm90aKernelNames { get; } = [MatMulWgmma];
 
     private readonly KernelArguments args = new();
+    private int[]? stagedIds;
+    private long stagedMoves;
 
     internal static LaunchConfig RowConfig(string kernel, int rows, int cols)
     {
@@ -86,9 +89,23 @@ public sealed class PtxBasicOps(PtxBackend backend) : IBasicOps
             Require((uint)id < (uint)table.Rows, Embedding, $"token id {id} is outside the vocabulary of {table.Rows}");
         }
 
-        var ids = backend.Workspace.Get<int>("basic.ids", t);
-        backend.CopyToDevice(tokens, ids.Slice(0, t));
+        var ids = StageIds(tokens);
         backend.Launch(Embedding, config, args.Clear().Add(PtxBackend.T(y).Span).Add(ids).Add(PtxBackend.W(table).Bits).Add(t).Add(table.Cols));
+    }
+
+    /// <summary>The ids in the embedding's workspace: uploaded unless the same ids are already there (staged before a
+    /// captured step, whose embedding then uploads nothing).</summary>
+    internal DeviceSpan<int> StageIds(ReadOnlySpan<int> tokens)
+    {
+        var ids = backend.Workspace.Get<int>("basic.ids", tokens.Length).Slice(0, Math.Max(1, tokens.Length));
+        // A grown workspace may reuse an address, so a move invalidates what was staged too.
+        if (stagedIds is null || stagedMoves != backend.Workspace.Moves || !tokens.SequenceEqual(stagedIds))
+        {
+            backend.CopyToDevice(tokens, ids.Slice(0, tokens.Length));
+            (stagedIds, stagedMoves) = (tokens.ToArray(), backend.Workspace.Moves);
+        }
+
+        return ids;
     }
 
     public void RmsNorm(DeviceTensor x, DeviceWeight weight, DeviceTensor y, int rows, int dim, float eps, bool zeroCentred)
@@ -107,6 +124,17 @@ public sealed class PtxBasicOps(PtxBackend backend) : IBasicOps
     {
         using var use = OpContracts.MatMul(backend.Access, x, weight, y, rows);
         MatMul(PtxBackend.T(x).Span, weight, PtxBackend.T(y).Span, rows, accumulate: false);
+    }
+
+    public void MatMulAdd(DeviceTensor x, DeviceWeight weight, DeviceTensor y, int rows)
+    {
+        using var use = OpContracts.MatMul(backend.Access, x, weight, y, rows);
+        if (ReferenceEquals(x, y))
+        {
+            throw new ArgumentException("MatMulAdd: y aliases x (the kernel reads x while it writes y).", nameof(y));
+        }
+
+        MatMul(PtxBackend.T(x).Span, weight, PtxBackend.T(y).Span, rows, accumulate: true);
     }
 
     /// <summary><c>y[rows, W.Rows] (+)= x[rows, W.Cols]·Wᵀ</c> on views (workspaces of the other families). In fast
@@ -187,6 +215,26 @@ public sealed class PtxBasicOps(PtxBackend backend) : IBasicOps
         Require(ldIn >= width, SiluMul, $"ld_in = {ldIn} is below I = {width}");
         Holds(SiluMul, "out", output.Length, (long)rows * width);
         backend.Launch(SiluMul, config, args.Clear().Add(output).Add(gate).Add(up).Add(rows).Add(width).Add(ldIn));
+    }
+
+    /// <summary>Most candidates <c>sample_rows</c> sorts on the device (top-k above it needs the host sampler).</summary>
+    public const int SampleMaxTopK = 256;
+
+    /// <summary><c>sample_rows</c>: one token per row of <paramref name="logits"/> <c>[rows, vocab]</c> into
+    /// <paramref name="output"/> (greedy when temperature ≤ 0, else 1 ≤ top-k ≤ <see cref="SampleMaxTopK"/>), drawing
+    /// from <paramref name="counters"/> <c>[rows]</c> (advanced by the kernel).</summary>
+    internal void SampleRows(DeviceSpan<int> output, DeviceSpan<float> logits, DeviceSpan<long> counters, long seed, int rows, int vocab,
+        float temperature, int topK, float topP)
+    {
+        Positive(Sample, "T", rows);
+        Positive(Sample, "V", vocab);
+        Require(temperature <= 0f || topK is >= 1 and <= SampleMaxTopK, Sample, $"top_k = {topK} is outside [1, {SampleMaxTopK}]");
+        Require(topP > 0f && topP <= 1f, Sample, $"top_p = {topP} is outside (0, 1]");
+        Holds(Sample, "out", output.Length, rows);
+        Holds(Sample, "logits", logits.Length, (long)rows * vocab);
+        Holds(Sample, "counters", counters.Length, rows);
+        backend.Launch(Sample, new LaunchConfig(rows, 1024), args.Clear().Add(output).Add(logits).Add(counters).Add(seed).Add(rows).Add(vocab)
+            .Add(temperature).Add(topK).Add(topP));
     }
 
     public void ArgmaxRows(DeviceTensor x, int rows, int cols, Span<int> result)

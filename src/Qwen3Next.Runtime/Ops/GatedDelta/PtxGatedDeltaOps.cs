@@ -9,13 +9,13 @@ namespace Qwen3Next.Ops.GatedDelta;
 /// Launchers of <c>kernels/gated_delta/*.cu</c> (ABI and launch order in <c>kernels/README.md</c>), over a packed batch
 /// whose sequences keep their states in slots. Prefill or mixed batch: conv1d_prefill → conv1d_state_update →
 /// qk_l2norm_gates → chunk_prepare (the batch's chunk list: chunks never cross a sequence) → chunk_state_pass (one block
-/// column per sequence) → gated_rmsnorm. Decode batch (one token per sequence): conv1d_step → qk_l2norm_gates →
-/// recurrent → gated_rmsnorm. After the gates kernel q, k, v are
+/// column per sequence) → gated_rmsnorm. Decode batch (one token per sequence): gdn_decode_fused, the four steps in one
+/// kernel (or, <see cref="UnfusedDecode"/>, conv1d_step → qk_l2norm_gates → recurrent → gated_rmsnorm). After the gates kernel q, k, v are
 /// strided views of the conv output (row stride conv_dim); the delta rule writes o straight into y, which
 /// gated_rmsnorm then normalises in place (allowed when ldo = Hv·Dv). No host synchronisation.
 /// Fast precision (<see cref="TensorCoreChunks"/>): the chunked rule runs on the tensor cores instead,
 /// gdn_tc_prepare → gdn_tc_state_pass → gdn_tc_output (<see cref="GatedDeltaTensorCoreKernels"/>), on the same inputs,
-/// chunk tables and state slots; decode keeps the recurrent kernel.
+/// chunk tables and state slots; decode keeps its kernels.
 /// </summary>
 public sealed class PtxGatedDeltaOps(PtxBackend backend) : IGatedDeltaOps
 {
@@ -27,6 +27,7 @@ public sealed class PtxGatedDeltaOps(PtxBackend backend) : IGatedDeltaOps
     public const string ChunkPrepare = "gdn_chunk_prepare";
     public const string ChunkStatePass = "gdn_chunk_state_pass";
     public const string GatedRmsNorm = "gdn_gated_rmsnorm";
+    public const string DecodeFused = "gdn_decode_fused";
 
     public const int Chunk = 64;
     public const int MaxKeyDim = 128;
@@ -34,7 +35,7 @@ public sealed class PtxGatedDeltaOps(PtxBackend backend) : IGatedDeltaOps
     public const int MaxGroup = 128;
 
     public static IReadOnlyList<string> KernelNames { get; } =
-        [ConvPrefill, ConvStateUpdate, ConvStep, QkNormGates, Recurrent, ChunkPrepare, ChunkStatePass, GatedRmsNorm];
+        [ConvPrefill, ConvStateUpdate, ConvStep, QkNormGates, Recurrent, ChunkPrepare, ChunkStatePass, GatedRmsNorm, DecodeFused];
 
     /// <summary>The fast precision's chunked-rule kernels (sm_80-class mma, in the sm_90 PTX).</summary>
     public static IReadOnlyList<string> FastKernelNames => GatedDeltaTensorCoreKernels.KernelNames;
@@ -45,6 +46,29 @@ public sealed class PtxGatedDeltaOps(PtxBackend backend) : IGatedDeltaOps
     internal bool TensorCoreChunks(GatedDeltaShape shape)
         => backend.Precision == Precision.Fast && GatedDeltaTensorCoreKernels.Supports(shape.KeyDim, shape.ValueDim)
             && GatedDeltaTensorCoreKernels.KernelNames.All(backend.Kernels.Catalog.Contains);
+
+    /// <summary>Decode with the four kernels (conv step, gates, recurrent, gated RMSNorm) instead of
+    /// <c>gdn_decode_fused</c>; kept selectable to compare the two. Shapes the fused kernel does not cover
+    /// (<see cref="FusedDecodeCovers"/>) take the four kernels anyway.</summary>
+    public bool UnfusedDecode { get; set; }
+
+    /// <summary>Whether <c>gdn_decode_fused</c> serves the shape: Dk, Dv ≤ 128, r·Dv ≤ 1024, r ≤ 32, K ≤ 8.</summary>
+    public static bool FusedDecodeCovers(int keyHeads, int valueHeads, int keyDim, int valueDim, int convKernel)
+    {
+        int r = valueHeads / keyHeads;
+        return keyDim <= 128 && valueDim <= 128 && (long)r * valueDim <= 1024 && r <= 32 && convKernel <= 8;
+    }
+
+    /// <summary>gdn_decode_fused: grid (Hk, B), block 512.</summary>
+    internal static LaunchConfig DecodeFusedConfig(int sequences, int keyHeads, int valueHeads, int keyDim, int valueDim, int convKernel)
+    {
+        CheckHeads(DecodeFused, keyHeads, valueHeads, keyDim, valueDim);
+        Positive(DecodeFused, "B", sequences);
+        AtMost(DecodeFused, "B", sequences, 65535);
+        Require(FusedDecodeCovers(keyHeads, valueHeads, keyDim, valueDim, convKernel), DecodeFused,
+            $"Dk = {keyDim}, Dv = {valueDim}, r = {valueHeads / keyHeads}, K = {convKernel} is outside Dk, Dv <= 128, r·Dv <= 1024, r <= 32, K <= 8");
+        return new LaunchConfig(new LaunchDims(keyHeads, sequences), 512);
+    }
 
     internal static void CheckHeads(string kernel, int keyHeads, int valueHeads, int keyDim, int valueDim)
     {
@@ -204,6 +228,15 @@ public sealed class PtxGatedDeltaOps(PtxBackend backend) : IGatedDeltaOps
         Holds(GatedRmsNorm, "w", weights.Norm.Length, dv);
 
         var meta = backend.Batches.Of(batch);
+        if (decode && !UnfusedDecode && FusedDecodeCovers(hk, hv, dk, dv, kw))
+        {
+            backend.Launch(DecodeFused, DecodeFusedConfig(sequences, hk, hv, dk, dv, kw), args.Clear().Add(PtxBackend.T(y).Span)
+                .Add(PtxBackend.T(states.Conv).Span).Add(PtxBackend.T(states.Recurrent).Span).Add(PtxBackend.T(qkvz).Span).Add(PtxBackend.T(ba).Span)
+                .Add(PtxBackend.W(weights.Conv).Bits).Add(PtxBackend.W(weights.ALog).Values).Add(PtxBackend.W(weights.DtBias).Values)
+                .Add(PtxBackend.W(weights.Norm).Values).Add(meta.SlotIds).Add(hk).Add(hv).Add(dk).Add(dv).Add(kw).Add(1f / MathF.Sqrt(dk)).Add(shape.Eps));
+            return;
+        }
+
         var convOut = backend.Workspace.Get<float>("gdn.conv_out", (long)t * convDim);
         var gate = backend.Workspace.Get<float>("gdn.gate", (long)t * hv);
         var beta = backend.Workspace.Get<float>("gdn.beta", (long)t * hv);

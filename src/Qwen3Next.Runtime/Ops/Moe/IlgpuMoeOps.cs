@@ -42,7 +42,7 @@ public sealed class IlgpuMoeOps : IMoeOps
 
     private AcceleratorStream Stream => backend.Stream;
 
-    public void Block(MoeShape shape, int tokens, DeviceTensor x, MoeWeights weights, DeviceTensor y, MoeRouting? routing = null)
+    public void Block(MoeShape shape, int tokens, DeviceTensor x, MoeWeights weights, DeviceTensor y, MoeRouting? routing = null, bool accumulate = false)
     {
         using var use = OpContracts.MoeBlock(backend.Access, shape, tokens, x, weights, y, routing);
         var experts = weights.Experts as IlgpuExpertSet
@@ -83,8 +83,14 @@ public sealed class IlgpuMoeOps : IMoeOps
         RunDown(ws.SharedH, IlgpuBackend.W(weights.SharedDown).Bits, experts.SlotOf, ws.Shared,
             new ExpertTileArgs(1, 1, tokens, rowTile, sharedInter, hidden, denseTiles * FeatureTiles(hidden), 0), group);
 
+        // Accumulating: the combine writes a scratch tensor and the residual add follows (the ILGPU kernels are not fused).
+        using var sum = accumulate ? backend.Allocate((long)tokens * hidden) : null;
         combine(Stream, new KernelConfig(backend.GridSize(tokens), group), xv, IlgpuBackend.W(weights.SharedExpertGate).Bits, ws.YPerm, ws.Shared,
-            ws.PairPos, ws.Weights, IlgpuBackend.T(y).View, tokens, hidden, k);
+            ws.PairPos, ws.Weights, IlgpuBackend.T(sum ?? y).View, tokens, hidden, k);
+        if (sum is not null)
+        {
+            backend.Basic.Add(y, sum, (long)tokens * hidden);
+        }
 
         if (routing is not null)
         {

@@ -1,21 +1,23 @@
 using Qwen3Next.Backends;
 using Qwen3Next.Backends.Ptx;
 using Qwen3Next.Cuda;
+using Qwen3Next.Streaming;
 using Qwen3Next.Ops.Basic;
 using static Qwen3Next.Backends.Ptx.LaunchChecks;
 
 namespace Qwen3Next.Ops.Moe;
 
 /// <summary>
-/// Launchers of <c>kernels/moe/*.cu</c> (ABI in <c>kernels/README.md</c>). Router matmul → router_topk, then for
-/// T ≤ 8 the pair-order GEMVs (each weight byte read once per pair) and otherwise permute → grouped mma GEMMs over
-/// 64-row tiles (launched for the upper bound E + ceil(P/64) tiles, so the host never waits for the tile count);
-/// the shared expert runs on the basic kernels and unpermute sums everything into y. The host synchronises only
-/// when <see cref="MoeRouting"/> is requested. In fast precision (sm_90a kernels embedded, H and I multiples of 8) the
+/// Launchers of <c>kernels/moe/*.cu</c> (ABI in <c>kernels/README.md</c>). For T ≤ 8 (decode) the fused three-kernel
+/// block of <c>decode_fused.cu</c> (<see cref="DecodeFused"/>); otherwise router matmul → router_topk → permute →
+/// grouped mma GEMMs over 64-row tiles (launched for the upper bound E + ceil(P/64) tiles, so the host never waits
+/// for the tile count), the shared expert on the basic kernels, and unpermute sums everything into y. Streamed experts
+/// (<see cref="PtxStreamedExperts"/>) are looked up and copied by device kernels, so the host synchronises only when
+/// <see cref="MoeRouting"/> is requested. In fast precision (sm_90a kernels embedded, H and I multiples of 8) the
 /// prefill casts x to bf16 once and runs the persistent wgmma grouped GEMMs over 128-row tiles (gate/up writes h in
 /// bf16 for down); the shared expert uses the same bf16 x and the fast dense GEMM.
 /// </summary>
-public sealed class PtxMoeOps(PtxBackend backend) : IMoeOps
+public sealed partial class PtxMoeOps(PtxBackend backend) : IMoeOps
 {
     public const string RouterTopK = "moe_router_topk";
     public const string Permute = "moe_permute";
@@ -40,7 +42,13 @@ public sealed class PtxMoeOps(PtxBackend backend) : IMoeOps
     /// <summary>Up to this many tokens the experts run as GEMVs in pair order, above it as grouped GEMMs.</summary>
     public const int GemvMaxTokens = 8;
 
-    public static IReadOnlyList<string> KernelNames { get; } = [RouterTopK, Permute, GateUpMma, DownMma, GateUpGemv, DownGemv, Unpermute];
+    public static IReadOnlyList<string> KernelNames { get; } =
+        [RouterTopK, Permute, GateUpMma, DownMma, GateUpGemv, DownGemv, Unpermute, DecodeRoute, DecodeGateUp, DecodeDownCombine, CacheAcquire, ExpertCopy];
+
+    /// <summary>Decode with resident experts on the unfused path (router matmul, router_topk, the pair-order GEMVs,
+    /// the shared expert on the basic kernels, unpermute: nine launches) instead of the three fused kernels; kept
+    /// selectable to compare the two. Streamed experts always take the fused path.</summary>
+    public bool UnfusedDecode { get; set; }
 
     /// <summary>Kernels built from <c>*_sm90a.cu</c> with CUDA 12.4: embedded only when that toolchain was found.</summary>
     public static IReadOnlyList<string> Sm90aKernelNames { get; } = [GateUpWgmma, DownWgmma];
@@ -152,12 +160,52 @@ public sealed class PtxMoeOps(PtxBackend backend) : IMoeOps
         return WeightLoading.MatrixBits(view);
     }
 
-    public void Block(MoeShape shape, int tokens, DeviceTensor x, MoeWeights weights, DeviceTensor y, MoeRouting? routing = null)
+    public void Block(MoeShape shape, int tokens, DeviceTensor x, MoeWeights weights, DeviceTensor y, MoeRouting? routing = null, bool accumulate = false)
     {
         using var use = OpContracts.MoeBlock(backend.Access, shape, tokens, x, weights, y, routing);
-        var experts = weights.Experts as PtxExpertWeights
-            ?? throw new ArgumentException($"The experts were loaded by another backend ({weights.Experts.GetType().Name}).", nameof(weights));
-        var (t, e, k, h, i, si) = (tokens, shape.Experts, shape.TopK, shape.Hidden, shape.ExpertIntermediate, shape.SharedIntermediate);
+        var (t, e, k, h, i) = (tokens, shape.Experts, shape.TopK, shape.Hidden, shape.ExpertIntermediate);
+        Holds(Unpermute, "x", x.Length, (long)t * h);
+        Holds(Unpermute, "y", y.Length, (long)t * h);
+        Holds(Unpermute, "shared_gate_w", weights.SharedExpertGate.Length, h);
+        bool decode = t <= GemvMaxTokens;
+        DeviceSpan<float> logits;
+        switch (weights.Experts)
+        {
+            case PtxStreamedExperts streamed:
+                Require(streamed.Shape == shape, RouterTopK, $"experts were streamed for {streamed.Shape}, not {shape}");
+                logits = decode ? DecodeFused(shape, t, x, weights, y, accumulate, Resident: null, streamed) : Grouped(shape, t, x, weights, y, accumulate, null, streamed);
+                break;
+            case PtxExpertWeights resident:
+                Require(resident.Experts == e && resident.Hidden == h && resident.Intermediate == i, RouterTopK,
+                    $"experts were loaded for E={resident.Experts}, H={resident.Hidden}, I={resident.Intermediate}, not E={e}, H={h}, I={i}");
+                logits = decode && !UnfusedDecode ? DecodeFused(shape, t, x, weights, y, accumulate, resident, Streamed: null)
+                    : Grouped(shape, t, x, weights, y, accumulate, resident, null);
+                break;
+            default:
+                throw new ArgumentException($"The experts were loaded by another backend ({weights.Experts.GetType().Name}).", nameof(weights));
+        }
+
+        if (routing is not null)
+        {
+            long p = (long)t * k;
+            int stride = checked((int)(logits.Length / t));
+            for (int r = 0; r < t; r++)
+            {
+                backend.CopyToHost(logits.Slice((long)r * stride, e), routing.Logits.AsSpan(r * e, e));
+            }
+
+            backend.CopyToHost(backend.Workspace.Get<int>("moe.selected", p).Slice(0, p), routing.Selected.AsSpan(0, (int)p));
+            backend.CopyToHost(backend.Workspace.Get<float>("moe.weights", p).Slice(0, p), routing.Weights.AsSpan(0, (int)p));
+            backend.Synchronize();
+        }
+    }
+
+    /// <summary>Router matmul, router_topk, then the pair-order GEMVs (decode, <see cref="UnfusedDecode"/>) or permute and
+    /// the grouped mma GEMMs; the shared expert on the basic kernels; unpermute into y. Returns the router logits <c>[T, E]</c>.</summary>
+    private DeviceSpan<float> Grouped(MoeShape shape, int t, DeviceTensor x, MoeWeights weights, DeviceTensor y, bool accumulate, PtxExpertWeights? resident,
+        PtxStreamedExperts? streamed)
+    {
+        var (e, k, h, i, si) = (shape.Experts, shape.TopK, shape.Hidden, shape.ExpertIntermediate, shape.SharedIntermediate);
         bool gemv = t <= GemvMaxTokens;
         bool fast = !gemv && backend.PtxBasic.TensorCores && h % 8 == 0 && i % 8 == 0 && si % 8 == 0;
         long p = (long)t * k;
@@ -167,11 +215,7 @@ public sealed class PtxMoeOps(PtxBackend backend) : IMoeOps
             ? (GemvConfig(GateUpGemv, t, k, h, i), GemvConfig(DownGemv, t, k, h, i))
             : (GroupedConfig(gateUpKernel, t, e, k, h, i), GroupedConfig(downKernel, t, e, k, h, i));
         var unpermuteConfig = UnpermuteConfig(t, h);
-        Require(experts.Experts == e && experts.Hidden == h && experts.Intermediate == i, RouterTopK,
-            $"experts were loaded for E={experts.Experts}, H={experts.Hidden}, I={experts.Intermediate}, not E={e}, H={h}, I={i}");
-        Holds(Unpermute, "x", x.Length, (long)t * h);
-        Holds(Unpermute, "y", y.Length, (long)t * h);
-        Holds(Unpermute, "shared_gate_w", weights.SharedExpertGate.Length, h);
+        streamed?.Owner.RequireRoomFor(t);
 
         var ws = backend.Workspace;
         var xView = PtxBackend.T(x).Span;
@@ -196,18 +240,33 @@ public sealed class PtxMoeOps(PtxBackend backend) : IMoeOps
 
         backend.Launch(RouterTopK, routerConfig, args.Clear().Add(selected).Add(routeWeights).Add(logits).Add(t).Add(e).Add(k));
 
+        DeviceSpan<ushort> gateUp, down;
+        DeviceSpan<int> expertToSlot;
+        if (streamed is not null)
+        {
+            // The device makes every selected expert resident and writes where each one is.
+            streamed.Owner.NextRouter(streamed.Layer, weights.Router);
+            expertToSlot = ws.Get<int>("moe.expert_to_slot", e);
+            streamed.Owner.AcquireForPrefill(streamed.Layer, selected, expertToSlot, t, k);
+            (gateUp, down) = (streamed.Owner.Cache.PoolGateUp, streamed.Owner.Cache.PoolDown);
+        }
+        else
+        {
+            (gateUp, down, expertToSlot) = (resident!.GateUp, resident.Down, resident.ExpertToSlot);
+        }
+
         DeviceSpan<int> rowOfPair = default;
         if (gemv)
         {
             var hbuf = ws.Get<float>("moe.hbuf", p * i);
-            backend.Launch(GateUpGemv, gateUpConfig, args.Clear().Add(hbuf).Add(xView).Add(selected).Add(experts.GateUp).Add(experts.ExpertToSlot)
+            backend.Launch(GateUpGemv, gateUpConfig, args.Clear().Add(hbuf).Add(xView).Add(selected).Add(gateUp).Add(expertToSlot)
                 .Add(t).Add(k).Add(h).Add(i));
-            backend.Launch(DownGemv, downConfig, args.Clear().Add(rows).Add(hbuf).Add(selected).Add(experts.Down).Add(experts.ExpertToSlot)
+            backend.Launch(DownGemv, downConfig, args.Clear().Add(rows).Add(hbuf).Add(selected).Add(down).Add(expertToSlot)
                 .Add(t).Add(k).Add(h).Add(i));
         }
         else
         {
-            rowOfPair = GroupedExperts(experts, t, k, fast, xView, xb, selected, rows);
+            rowOfPair = GroupedExperts(new ExpertPool(e, h, i, gateUp, down, expertToSlot), t, k, fast, xView, xb, selected, rows);
         }
 
         // Shared expert on the basic kernels: gate and up [T, Is], silu(gate)·up, down into shared_out [T, H].
@@ -242,15 +301,8 @@ public sealed class PtxMoeOps(PtxBackend backend) : IMoeOps
         }
 
         backend.Launch(Unpermute, unpermuteConfig, args.Add(routeWeights).Add(sharedOut).Add(xView).Add(PtxBackend.W(weights.SharedExpertGate).Bits)
-            .Add(t).Add(k).Add(h).Add(0));
-
-        if (routing is not null)
-        {
-            backend.CopyToHost(logits.Slice(0, (long)t * e), routing.Logits);
-            backend.CopyToHost(selected.Slice(0, p), routing.Selected);
-            backend.CopyToHost(routeWeights.Slice(0, p), routing.Weights);
-            backend.Synchronize();
-        }
+            .Add(t).Add(k).Add(h).Add(accumulate ? 1 : 0));
+        return logits.Slice(0, (long)t * e);
     }
 
     /// <summary>
@@ -259,7 +311,7 @@ public sealed class PtxMoeOps(PtxBackend backend) : IMoeOps
     /// the mma kernels on <paramref name="x"/>) into <paramref name="rows"/> <c>[P, H]</c> in permuted order. Returns
     /// row_of_pair for unpermute.
     /// </summary>
-    internal DeviceSpan<int> GroupedExperts(PtxExpertWeights experts, int t, int k, bool fast, DeviceSpan<float> x, DeviceSpan<ushort> xb,
+    internal DeviceSpan<int> GroupedExperts(ExpertPool experts, int t, int k, bool fast, DeviceSpan<float> x, DeviceSpan<ushort> xb,
         DeviceSpan<int> selected, DeviceSpan<float> rows)
     {
         var (e, h, i) = (experts.Experts, experts.Hidden, experts.Intermediate);
@@ -298,5 +350,13 @@ public sealed class PtxMoeOps(PtxBackend backend) : IMoeOps
         }
 
         return rowOfPair;
+    }
+
+    /// <summary>Where the grouped GEMMs find the experts: resident weights, or a streamed layer's slot pool with the
+    /// device-written expert-to-slot map.</summary>
+    internal readonly record struct ExpertPool(int Experts, int Hidden, int Intermediate, DeviceSpan<ushort> GateUp, DeviceSpan<ushort> Down,
+        DeviceSpan<int> ExpertToSlot)
+    {
+        public static implicit operator ExpertPool(PtxExpertWeights w) => new(w.Experts, w.Hidden, w.Intermediate, w.GateUp, w.Down, w.ExpertToSlot);
     }
 }

@@ -102,7 +102,7 @@ public sealed class GatedAttentionKernelTests(string backendName)
             prompt = Math.Min(prompt, 300);
         }
 
-        int splits = Backend is PtxBackend ? PtxGatedAttentionOps.DecodeSplits(prompt + 1) : AttentionTiling.Splits(shape, prompt + 1);
+        int splits = Backend is PtxBackend ? PtxGatedAttentionOps.ContextSplits(prompt + 1) : AttentionTiling.Splits(shape, prompt + 1);
         Assert.That(splits, Is.GreaterThanOrEqualTo(2), "the case must span several splits");
         using var run = new Run(shape, prompt + 3, seed: prompt);
         run.Step(Backend, prompt);

@@ -87,6 +87,18 @@ internal sealed class MoeCase
         }
     }
 
+    /// <summary>Runs the block on any backend with weights from <see cref="Load"/>; returns y and the routing it reported.</summary>
+    public (float[] Y, MoeRouting Routing) Run(IKernelBackend b, MoeWeights weights, float[]? x = null)
+    {
+        using var xd = b.Upload(x ?? X);
+        using var y = b.Allocate((long)Tokens * Shape.Hidden);
+        var routing = new MoeRouting(Tokens, Shape);
+        b.Moe.Block(Shape, Tokens, xd, weights, y, routing);
+        var result = new float[Tokens * Shape.Hidden];
+        b.Download(y, result);
+        return (result, routing);
+    }
+
     /// <summary>Runs the block on <paramref name="b"/>; returns y <c>[T, H]</c> and the routing it reported.</summary>
     public (float[] Y, MoeRouting Routing) Run(IKernelBackend b)
     {
