@@ -14,7 +14,10 @@
 // half), token of sequence b = cu_seqlens[b]; pages fp32 [num_pages, Hkv,
 // page_size, D] (the new token's K/V already written by attn_qk_norm_rope),
 // o_part fp32 [B, Hq, num_splits, D], m_part/l_part fp32 [B, Hq, num_splits].
-// Limits: G*D <= 4096, G <= 64, D % 4 == 0.
+// attn_flash_decode_bf16 is the same kernel over bf16 pools (the fast precision's cache, raw bf16 bits): rows are
+// widened to fp32 as they enter shared memory (8 per 16-byte load), so the math is the fp32 kernel's and only the
+// cache reads halve.
+// Limits: G*D <= 4096, G <= 64, D % 4 == 0 (bf16: D % 8 == 0).
 // Dynamic smem (decode) = (G*(D+4) + 32*(D+4) + 32*D + G*32 + 3*G) * 4 bytes.
 #include "bf16.cuh"
 #include "reduce.cuh"
@@ -23,14 +26,24 @@
 #define FD_BK 32
 #define FD_MAXN 16
 
-extern "C" __global__ void __launch_bounds__(256)
-attn_flash_decode(float* __restrict__ o_part, float* __restrict__ m_part, float* __restrict__ l_part,
-                  const float* __restrict__ q, const float* __restrict__ k_pages,
-                  const float* __restrict__ v_pages, const int* __restrict__ cu_seqlens,
+// One 16-byte load of cache elements widened to fp32: 4 fp32 or 8 bf16 (rows start 16-byte aligned: D % 4 == 0 for
+// fp32, D % 8 == 0 for bf16), so the bf16 kernel moves a tile in half the loads.
+template <typename KV> struct KvVec { static constexpr int N = 4; };
+template <> struct KvVec<unsigned short> { static constexpr int N = 8; };
+__device__ __forceinline__ void kv_load(const float* p, float* f) {
+    float4 v = *reinterpret_cast<const float4*>(p);
+    f[0] = v.x; f[1] = v.y; f[2] = v.z; f[3] = v.w;
+}
+__device__ __forceinline__ void kv_load(const unsigned short* p, float* f) {
+    bf16x8_to_f32(*reinterpret_cast<const uint4*>(p), f);
+}
+
+template <typename KV>
+__device__ __forceinline__ void flash_decode_impl(float* __restrict__ o_part, float* __restrict__ m_part, float* __restrict__ l_part,
+                  const float* __restrict__ q, const KV* __restrict__ k_pages,
+                  const KV* __restrict__ v_pages, const int* __restrict__ cu_seqlens,
                   const int* __restrict__ context_lens, const int* __restrict__ block_tables,
-                  int Hq, int Hkv, int D, int page_size, int max_pages, float scale) {
-    extern __shared__ float smem[];
-    __shared__ size_t sRow[FD_BK];     // element offset of each key row of the current tile (kv head j)
+                  int Hq, int Hkv, int D, int page_size, int max_pages, float scale, float* smem, size_t* sRow) {
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, nt = blockDim.x;
     const int G = Hq / Hkv, j = blockIdx.y, split = blockIdx.x, S = gridDim.x, b = blockIdx.z;
     const int tok = cu_seqlens[b], kv_len = context_lens[b];
@@ -55,15 +68,22 @@ attn_flash_decode(float* __restrict__ o_part, float* __restrict__ m_part, float*
         __syncthreads();
         if (tid < FD_BK && kt + tid < k1) sRow[tid] = paged_row(block_tables, max_pages, b, kt + tid, page_size, Hkv, j, D);
         __syncthreads();
-        for (int e = tid; e < FD_BK * D / 4; e += nt) {
-            int kr = (e * 4) / D, d = (e * 4) % D, kp = kt + kr;
-            float4 ka = make_float4(0.f, 0.f, 0.f, 0.f), va = ka;
+        constexpr int VW = KvVec<KV>::N;
+        for (int e = tid; e < FD_BK * D / VW; e += nt) {
+            int kr = (e * VW) / D, d = (e * VW) % D, kp = kt + kr;
+            float ka[VW], va[VW];
             if (kp < k1) {
-                ka = *reinterpret_cast<const float4*>(k_pages + sRow[kr] + d);
-                va = *reinterpret_cast<const float4*>(v_pages + sRow[kr] + d);
+                kv_load(k_pages + sRow[kr] + d, ka);
+                kv_load(v_pages + sRow[kr] + d, va);
+            } else {
+                #pragma unroll
+                for (int i = 0; i < VW; i++) { ka[i] = 0.0f; va[i] = 0.0f; }
             }
-            *reinterpret_cast<float4*>(&sK[kr * ld + d]) = ka;
-            *reinterpret_cast<float4*>(&sV[kr * D + d]) = va;
+            #pragma unroll
+            for (int i = 0; i < VW; i += 4) {
+                *reinterpret_cast<float4*>(&sK[kr * ld + d + i]) = make_float4(ka[i], ka[i + 1], ka[i + 2], ka[i + 3]);
+                *reinterpret_cast<float4*>(&sV[kr * D + d + i]) = make_float4(va[i], va[i + 1], va[i + 2], va[i + 3]);
+            }
         }
         __syncthreads();
         // scores: entry (g, c), warp-uniform g, lane = key
@@ -120,6 +140,27 @@ attn_flash_decode(float* __restrict__ o_part, float* __restrict__ m_part, float*
         m_part[((size_t)b * Hq + h) * S + split] = sm[g];
         l_part[((size_t)b * Hq + h) * S + split] = sl[g];
     }
+}
+
+#define FLASH_DECODE_ARGS(KV)                                                                                         \
+    float* __restrict__ o_part, float* __restrict__ m_part, float* __restrict__ l_part, const float* __restrict__ q,   \
+        const KV* __restrict__ k_pages, const KV* __restrict__ v_pages, const int* __restrict__ cu_seqlens,           \
+        const int* __restrict__ context_lens, const int* __restrict__ block_tables, int Hq, int Hkv, int D,           \
+        int page_size, int max_pages, float scale
+#define FLASH_DECODE_CALL                                                                                             \
+    flash_decode_impl(o_part, m_part, l_part, q, k_pages, v_pages, cu_seqlens, context_lens, block_tables, Hq, Hkv,   \
+                      D, page_size, max_pages, scale, smem, sRow)
+
+extern "C" __global__ void __launch_bounds__(256) attn_flash_decode(FLASH_DECODE_ARGS(float)) {
+    extern __shared__ float smem[];
+    __shared__ size_t sRow[FD_BK];     // element offset of each key row of the current tile (kv head j)
+    FLASH_DECODE_CALL;
+}
+
+extern "C" __global__ void __launch_bounds__(256) attn_flash_decode_bf16(FLASH_DECODE_ARGS(unsigned short)) {
+    extern __shared__ float smem[];
+    __shared__ size_t sRow[FD_BK];
+    FLASH_DECODE_CALL;
 }
 
 // The split weights exp(m_s - M) go to shared memory first, so the per-d sums are plain independent loads of

@@ -14,8 +14,9 @@ internal static class StreamingSetup
     public static IExpertStreaming? Enable(IKernelBackend backend, ModelConfig config, long budget, int maxTokens, int prefillChunk, ExpertRoutingCounts? warm)
     {
         // The ptx backend keeps every non-expert weight resident: a budget below that is refused, never planned around.
-        var plan = ResidencyPlan.Create(config, budget, maxTokens, prefillChunk, streamLayers: backend is IlgpuBackend);
-        var shape = ModelShapes.From(config).Moe;
+        var shapes = ModelShapes.From(config);
+        var plan = ResidencyPlan.Create(config, budget, maxTokens, prefillChunk, streamLayers: backend is IlgpuBackend, backend.KvCacheElement(shapes.Attention));
+        var shape = shapes.Moe;
         warm?.RequireShape(config.NumHiddenLayers, config.NumExperts);
         switch (backend)
         {

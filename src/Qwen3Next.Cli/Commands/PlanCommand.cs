@@ -1,5 +1,8 @@
 using System.CommandLine;
+using Qwen3Next.Backends;
 using Qwen3Next.Checkpoint;
+using Qwen3Next.Graph;
+using Qwen3Next.Ops.Attention;
 using Qwen3Next.Streaming;
 
 namespace Qwen3Next.Cli.Commands;
@@ -22,14 +25,21 @@ internal static class PlanCommand
         {
             Description = "Modeled decode kernel times (`kernels profile --scale real --sample-ctas 0 --json`); default: the built-in docs/h200-decode-profile.json.",
         };
-        var command = new Command("plan", "Print the device residency plan for a model and budget without running it.") { model, memory, maxTokens, chunk, hitRate, h2d, hbm, kernelModel };
+        var precision = new Option<string?>("--precision")
+        {
+            Description = "Size the KV cache for exact (fp32, the default here) or fast (bf16 where the ptx backend's fast kernels cover the head shape).",
+        }.Require(v => v is null || PrecisionModes.Names.Contains(v.Trim().ToLowerInvariant()), $"one of {string.Join(", ", PrecisionModes.Names)}");
+        var command = new Command("plan", "Print the device residency plan for a model and budget without running it.") { model, memory, maxTokens, chunk, hitRate, h2d, hbm, kernelModel, precision };
         command.SetAction(parse => CommandGuard.Run(parse, () =>
         {
             string folder = parse.GetValue(model)?.FullName ?? CliOptions.DefaultModelFolder;
             var config = ModelConfig.Load(Path.Combine(folder, QwenCheckpoint.ConfigFileName));
             string checkedNames = IndexNames.Check(folder, config);
             long? budget = parse.GetValue(memory) is { } text ? ByteSize.Parse(text) : null;
-            var plan = ResidencyPlan.Create(config, budget, parse.GetValue(maxTokens), parse.GetValue(chunk));
+            var attention = ModelShapes.From(config).Attention;
+            bool bf16Cache = CliOptions.PrecisionOf(parse.GetValue(precision)) == Precision.Fast
+                && FlashPrefillTensorCoreKernel.Supports(attention.QueryHeads, attention.KeyValueHeads, attention.HeadDim);
+            var plan = ResidencyPlan.Create(config, budget, parse.GetValue(maxTokens), parse.GetValue(chunk), kvElement: bf16Cache ? KvElement.BFloat16 : KvElement.Float32);
             var w = plan.Weights;
             double h = parse.GetValue(hitRate);
             Console.WriteLine($"model            {folder} ({config.NumHiddenLayers} layers, {config.NumExperts} experts x {config.NumHiddenLayers}, top-{config.NumExpertsPerTok}); {checkedNames}");
@@ -38,7 +48,7 @@ internal static class PlanCommand
             Console.WriteLine(plan.StreamsLayers
                 ? $"resident         {ByteSize.Format(plan.ResidentWeightBytes)}: embedding, lm_head and two {ByteSize.Format(plan.StageBytes)} staging buffers; every layer's mixer, router and shared expert stream from pinned host memory, the next layer prefetched on the copy stream (ilgpu backend; ptx refuses a budget below the always-needed weights)"
                 : $"resident         {ByteSize.Format(w.AlwaysNeededBytes)} always-needed weights (embedding, lm_head, every layer's mixer, norms, router, shared expert)");
-            Console.WriteLine($"state            {ByteSize.Format(plan.StateBytes)} (conv + recurrent states, KV cache for {parse.GetValue(maxTokens)} tokens)");
+            Console.WriteLine($"state            {ByteSize.Format(plan.StateBytes)} (conv + recurrent states, {(bf16Cache ? "bf16" : "fp32")} KV cache for {parse.GetValue(maxTokens)} tokens)");
             Console.WriteLine($"workspace        {ByteSize.Format(plan.WorkspaceBytes)} (activations for {parse.GetValue(chunk)}-token chunks)");
             Console.WriteLine($"expert cache     {plan.ExpertSlots} slots x {ByteSize.Format(w.ExpertBytes)} = {ByteSize.Format(plan.ExpertCacheBytes)} ({100.0 * plan.ExpertSlots / (config.NumExperts * config.NumHiddenLayers):F1}% of all experts; at least {plan.MinimumSlots} needed){(plan.AllExpertsResident ? ", all resident" : ", CLOCK with use counters on the device (ptx), LRU on the host (ilgpu)")}");
             Console.WriteLine($"per token        {ByteSize.Format(plan.DeviceBytesPerToken)} read from device memory; {ByteSize.Format(plan.HostToDeviceBytesPerToken(h))} copied from host at hit rate {h:P0}");

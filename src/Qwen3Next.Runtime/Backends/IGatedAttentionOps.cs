@@ -1,13 +1,16 @@
 namespace Qwen3Next.Backends;
 
-/// <summary>Keys (after k_norm and RoPE) and values of one attention layer, <c>[Hkv, Capacity, D]</c> each.</summary>
-public sealed class KvCache(DeviceTensor keys, DeviceTensor values, int capacity) : IDisposable
+/// <summary>Keys (after k_norm and RoPE) and values of one attention layer, <c>[Hkv, Capacity, D]</c> each, of
+/// <paramref name="element"/>s (a bf16 pool packs two per float word of its tensor: <see cref="KvElements"/>).</summary>
+public sealed class KvCache(DeviceTensor keys, DeviceTensor values, int capacity, KvElement element = KvElement.Float32) : IDisposable
 {
     public DeviceTensor Keys { get; } = keys;
 
     public DeviceTensor Values { get; } = values;
 
     public int Capacity { get; } = capacity;
+
+    public KvElement Element { get; } = element;
 
     /// <summary>Tokens cached so far; also the position of the next token.</summary>
     public int Length { get; set; }

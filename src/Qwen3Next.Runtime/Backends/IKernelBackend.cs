@@ -20,6 +20,10 @@ public interface IKernelBackend : IDisposable
     /// call throws <see cref="InvalidOperationException"/>, any call after <see cref="IDisposable.Dispose"/> <see cref="ObjectDisposedException"/>.</summary>
     BackendAccess Access { get; }
 
+    /// <summary>What this backend's KV caches for <paramref name="shape"/> hold (<see cref="KvElement"/>): fp32 unless
+    /// its kernels keep a bf16 cache (the ptx backend's fast precision).</summary>
+    KvElement KvCacheElement(GatedAttentionShape shape) => KvElement.Float32;
+
     /// <summary>A zero-filled buffer of <paramref name="length"/> floats (0 ≤ length).</summary>
     DeviceTensor Allocate(long length);
 

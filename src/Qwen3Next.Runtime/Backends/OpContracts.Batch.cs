@@ -59,7 +59,7 @@ public static partial class OpContracts
     }
 
     public static BackendAccess.Scope GatedAttention(BackendAccess access, GatedAttentionShape shape, SequenceBatch batch, DeviceTensor qg, DeviceTensor k,
-        DeviceTensor v, DeviceWeight qNorm, DeviceWeight kNorm, PagedKvCache cache, DeviceTensor y)
+        DeviceTensor v, DeviceWeight qNorm, DeviceWeight kNorm, PagedKvCache cache, DeviceTensor y, bool bf16Cache = false)
     {
         ArgumentNullException.ThrowIfNull(batch);
         ArgumentNullException.ThrowIfNull(cache);
@@ -85,7 +85,12 @@ public static partial class OpContracts
         Size(qNorm, nameof(qNorm), 1, shape.HeadDim);
         Weight(kNorm, nameof(kNorm), matrix: false);
         Size(kNorm, nameof(kNorm), 1, shape.HeadDim);
-        long pool = (long)cache.NumPages * shape.KeyValueHeads * cache.PageSize * shape.HeadDim;
+        if (cache.Element == KvElement.BFloat16 && !bf16Cache)
+        {
+            throw new NotSupportedException("This backend keeps its KV cache in fp32; a bf16 cache (cache.Element) is the ptx backend's fast precision.");
+        }
+
+        long pool = cache.Element.Words((long)cache.NumPages * shape.KeyValueHeads * cache.PageSize * shape.HeadDim);
         Tensor(cache.Keys, "cache.Keys", pool, "pages·Hkv·page_size·D");
         Tensor(cache.Values, "cache.Values", pool, "pages·Hkv·page_size·D");
         PagesOf(batch, cache);

@@ -177,7 +177,7 @@ public static partial class OpContracts
         Size(qNorm, nameof(qNorm), 1, shape.HeadDim);
         Weight(kNorm, nameof(kNorm), matrix: false);
         Size(kNorm, nameof(kNorm), 1, shape.HeadDim);
-        long cacheLength = (long)shape.KeyValueHeads * cache.Capacity * shape.HeadDim;
+        long cacheLength = cache.Element.Words((long)shape.KeyValueHeads * cache.Capacity * shape.HeadDim);
         Tensor(cache.Keys, "cache.Keys", cacheLength, "Hkv·capacity·D");
         Tensor(cache.Values, "cache.Values", cacheLength, "Hkv·capacity·D");
         KvCapacity.Check(cache, tokens);

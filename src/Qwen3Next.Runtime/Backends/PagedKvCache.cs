@@ -5,13 +5,14 @@ namespace Qwen3Next.Backends;
 /// KV head is contiguous: <c>[NumPages, Hkv, PageSize, D]</c> each. A sequence's cache index c lives in page
 /// <c>block_table[c / PageSize]</c> at row <c>c % PageSize</c>. Any page size of at least 1 works; a contiguous
 /// <see cref="KvCache"/> <c>[Hkv, capacity, D]</c> is the one page of size capacity (<see cref="Of"/>).
+/// The pools hold <see cref="Element"/>s: fp32, or bf16 packed two per float word of the tensors (<see cref="KvElements"/>).
 /// </summary>
 public sealed class PagedKvCache : IDisposable
 {
     private readonly bool ownsTensors;
 
     /// <param name="ownsTensors">Dispose <paramref name="keys"/> and <paramref name="values"/> with the cache.</param>
-    public PagedKvCache(DeviceTensor keys, DeviceTensor values, int numPages, int pageSize, bool ownsTensors = true)
+    public PagedKvCache(DeviceTensor keys, DeviceTensor values, int numPages, int pageSize, bool ownsTensors = true, KvElement element = KvElement.Float32)
     {
         ArgumentNullException.ThrowIfNull(keys);
         ArgumentNullException.ThrowIfNull(values);
@@ -21,6 +22,7 @@ public sealed class PagedKvCache : IDisposable
         Values = values;
         NumPages = numPages;
         PageSize = pageSize;
+        Element = element;
         this.ownsTensors = ownsTensors;
     }
 
@@ -28,7 +30,7 @@ public sealed class PagedKvCache : IDisposable
     public static PagedKvCache Of(KvCache cache)
     {
         ArgumentNullException.ThrowIfNull(cache);
-        return new PagedKvCache(cache.Keys, cache.Values, 1, Math.Max(1, cache.Capacity), ownsTensors: false);
+        return new PagedKvCache(cache.Keys, cache.Values, 1, Math.Max(1, cache.Capacity), ownsTensors: false, cache.Element);
     }
 
     public DeviceTensor Keys { get; }
@@ -38,6 +40,8 @@ public sealed class PagedKvCache : IDisposable
     public int NumPages { get; }
 
     public int PageSize { get; }
+
+    public KvElement Element { get; }
 
     /// <summary>Pages a sequence of <paramref name="contextLength"/> cached tokens needs.</summary>
     public int PagesFor(int contextLength) => (int)(((long)contextLength + PageSize - 1) / PageSize);

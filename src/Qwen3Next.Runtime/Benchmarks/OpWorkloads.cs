@@ -101,9 +101,11 @@ public static class OpWorkloads
                     var (qn, kn) = (Vector(a.HeadDim, 0f), Vector(a.HeadDim, 0f));
                     var (qg, k, v, y) = (Activations((long)t * a.QueryGateWidth), Activations((long)t * a.KeyValueWidth), Activations((long)t * a.KeyValueWidth), Own(b.Allocate((long)t * a.OutputWidth)));
                     long size = (long)a.KeyValueHeads * context * a.HeadDim;
-                    var cache = Own(new KvCache(b.Upload(RandomFloats(random, size, 1f)), b.Upload(RandomFloats(random, size, 1f)), context));
+                    var element = b.KvCacheElement(a);
+                    var cache = Own(new KvCache(KvElements.Upload(b, RandomFloats(random, size, 1f), element), KvElements.Upload(b, RandomFloats(random, size, 1f), element),
+                        context, element));
                     long keys = cached + t;
-                    long bytes = (8L * a.KeyValueHeads * keys * a.HeadDim) + (4L * t * (a.QueryGateWidth + a.OutputWidth));
+                    long bytes = (2L * element.Bytes() * a.KeyValueHeads * keys * a.HeadDim) + (4L * t * (a.QueryGateWidth + a.OutputWidth));
                     long flops = 4L * a.QueryHeads * a.HeadDim * (decode ? keys : (long)t * (t + 1) / 2);
                     return new OpWorkload(name, $"T={t} context={keys} Hq={a.QueryHeads} Hkv={a.KeyValueHeads} D={a.HeadDim}", bytes, flops, () =>
                     {

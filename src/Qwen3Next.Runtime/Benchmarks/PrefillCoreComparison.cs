@@ -98,8 +98,9 @@ public static class PrefillCoreComparison
         using var k = b.Allocate((long)tokens * a.KeyValueWidth);
         using var v = b.Allocate((long)tokens * a.KeyValueWidth);
         using var y = b.Allocate((long)tokens * a.OutputWidth);
-        long cacheSize = (long)a.KeyValueHeads * tokens * a.HeadDim;
-        using var cache = new KvCache(b.Allocate(cacheSize), b.Allocate(cacheSize), tokens);
+        var element = b.KvCacheElement(a);
+        long cacheSize = element.Words((long)a.KeyValueHeads * tokens * a.HeadDim);
+        using var cache = new KvCache(b.Allocate(cacheSize), b.Allocate(cacheSize), tokens, element);
         b.Attention.Mixer(a, tokens, qg, k, v, qNorm, kNorm, cache, y);
         b.Synchronize();
     }

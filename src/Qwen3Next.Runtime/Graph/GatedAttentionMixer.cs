@@ -11,20 +11,33 @@ public sealed class GatedAttentionMixer(GatedAttentionShape shape, DeviceWeight 
         => new(shape, backend.LoadWeight(t["q_proj.weight"]), backend.LoadWeight(t["k_proj.weight"]), backend.LoadWeight(t["v_proj.weight"]),
             backend.LoadWeight(t["o_proj.weight"]), backend.LoadWeight(t["q_norm.weight"]), backend.LoadWeight(t["k_norm.weight"]));
 
+    /// <summary>A contiguous cache of the backend's element type (<see cref="IKernelBackend.KvCacheElement"/>), zeroed.</summary>
     public KvCache CreateCache(IKernelBackend backend, int capacity)
     {
-        long size = (long)Shape.KeyValueHeads * capacity * Shape.HeadDim;
-        return new KvCache(backend.Allocate(size), backend.Allocate(size), capacity);
-    }
-
-    /// <summary>Key and value page pools of <paramref name="pages"/> pages of <paramref name="pageSize"/> rows, zeroed.</summary>
-    public PagedKvCache CreatePagedCache(IKernelBackend backend, int pages, int pageSize)
-    {
-        long size = (long)pages * Shape.KeyValueHeads * pageSize * Shape.HeadDim;
+        var element = backend.KvCacheElement(Shape);
+        long size = element.Words((long)Shape.KeyValueHeads * capacity * Shape.HeadDim);
         var keys = backend.Allocate(size);
         try
         {
-            return new PagedKvCache(keys, backend.Allocate(size), pages, pageSize);
+            return new KvCache(keys, backend.Allocate(size), capacity, element);
+        }
+        catch
+        {
+            keys.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Key and value page pools of <paramref name="pages"/> pages of <paramref name="pageSize"/> rows, zeroed, of
+    /// the backend's element type (<see cref="IKernelBackend.KvCacheElement"/>).</summary>
+    public PagedKvCache CreatePagedCache(IKernelBackend backend, int pages, int pageSize)
+    {
+        var element = backend.KvCacheElement(Shape);
+        long size = element.Words((long)pages * Shape.KeyValueHeads * pageSize * Shape.HeadDim);
+        var keys = backend.Allocate(size);
+        try
+        {
+            return new PagedKvCache(keys, backend.Allocate(size), pages, pageSize, ownsTensors: true, element);
         }
         catch
         {

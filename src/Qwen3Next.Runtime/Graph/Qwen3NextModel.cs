@@ -106,7 +106,7 @@ public sealed class Qwen3NextModel : IDisposable
                 if (e is OutOfMemoryException or ArgumentOutOfRangeException)
                 {
                     var a = Shapes.Attention;
-                    long cacheBytes = 2L * a.KeyValueHeads * a.HeadDim * sizeof(float) * maxTokens * Layers.Count(l => l.Attention is not null);
+                    long cacheBytes = 2L * a.KeyValueHeads * a.HeadDim * Backend.KvCacheElement(a).Bytes() * maxTokens * Layers.Count(l => l.Attention is not null);
                     throw new ArgumentOutOfRangeException(
                         $"A session of {maxTokens} tokens needs {cacheBytes:N0} bytes of KV cache, more than the {Backend.Name} backend can allocate.", e);
                 }
@@ -170,15 +170,15 @@ public sealed class Qwen3NextModel : IDisposable
         }
     }
 
-    /// <summary>Device bytes of a batch's state pools and KV pages.</summary>
+    /// <summary>Device bytes of a batch's state pools (fp32) and KV pages (of the backend's <see cref="KvElement"/>).</summary>
     public long BatchBytes(BatchOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         var (l, a) = (Shapes.Linear, Shapes.Attention);
         long slot = ((long)l.ConvDim * l.ConvKernel) + ((long)l.ValueHeads * l.KeyDim * l.ValueDim);
-        long page = 2L * a.KeyValueHeads * options.PageSize * a.HeadDim;
+        long pageBytes = sizeof(float) * Backend.KvCacheElement(a).Words(2L * a.KeyValueHeads * options.PageSize * a.HeadDim);
         int linear = Layers.Count(x => x.Linear is not null), attention = Layers.Count(x => x.Attention is not null);
-        return sizeof(float) * ((linear * slot * options.MaxSequences) + (attention * page * options.TotalPages));
+        return (sizeof(float) * linear * slot * options.MaxSequences) + (attention * pageBytes * options.TotalPages);
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using Qwen3Next.Backends;
 using Qwen3Next.Checkpoint;
 
 namespace Qwen3Next.Streaming;
@@ -63,13 +64,15 @@ public sealed record ResidencyPlan(
     /// <param name="prefillChunk">Largest number of tokens per forward pass (sizes activations and the experts one layer may touch).</param>
     /// <param name="streamLayers">Whether a budget below the always-needed weights may stream every layer's non-expert
     /// weights too (the ILGPU backend can; the ptx backend keeps them resident, and such a budget is an error).</param>
-    public static ResidencyPlan Create(ModelConfig c, long? budgetBytes, int maxTokens = 4096, int prefillChunk = 512, bool streamLayers = true)
+    /// <param name="kvElement">What the KV cache holds (<see cref="IKernelBackend.KvCacheElement"/>: bf16 in the ptx backend's fast precision).</param>
+    public static ResidencyPlan Create(ModelConfig c, long? budgetBytes, int maxTokens = 4096, int prefillChunk = 512, bool streamLayers = true,
+        KvElement kvElement = KvElement.Float32)
     {
         var weights = WeightInventory.From(c);
         int layers = c.NumHiddenLayers;
         int linear = c.LayerTypes.Count(k => k == LayerKind.LinearAttention), full = layers - linear;
         long state = (linear * 4L * ((long)c.ConvDim * c.LinearConvKernelDim + (long)c.LinearNumValueHeads * c.LinearKeyHeadDim * c.LinearValueHeadDim))
-            + (full * 2L * 4 * c.NumKeyValueHeads * c.HeadDim * maxTokens);
+            + (full * 2L * kvElement.Bytes() * c.NumKeyValueHeads * c.HeadDim * maxTokens);
         // About eight live float buffers of the widest activation per chunk token, plus one row of logits.
         long widest = new long[] { c.HiddenSize, 2L * c.NumAttentionHeads * c.HeadDim, (2L * c.LinearNumKeyHeads * c.LinearKeyHeadDim) + (2L * c.LinearNumValueHeads * c.LinearValueHeadDim), (long)c.NumExperts }.Max();
         long workspace = (8L * 4 * prefillChunk * widest) + (4L * c.VocabSize);

@@ -64,4 +64,26 @@ public sealed class PlanCommandTests
         Assert.That(stderr.Trim(), Does.StartWith("error: --device-memory 3.00 GiB is too small"));
         Assert.That(stderr.Trim().Split('\n'), Has.Length.EqualTo(1));
     }
+
+    /// <summary>The fast precision's bf16 KV cache halves the cache part of the state: 12 attention layers x 2 x 2 KV heads
+    /// x 256 x 65,536 tokens is 3.00 GiB in fp32 and 1.50 GiB in bf16; the linear states are the same.</summary>
+    [Test]
+    public void FastPrecisionSizesABf16KvCache()
+    {
+        using var temp = new TempFolder();
+        File.WriteAllText(Path.Combine(temp.Path, "config.json"), PublishedConfig.Json);
+        string State(string precision)
+        {
+            var (code, stdout, stderr) = CliRunner.Run("plan", "--model", temp.Path, "--max-tokens", "65536", "--precision", precision);
+            Assert.That(code, Is.Zero, stderr);
+            return stdout.Split('\n').Single(l => l.StartsWith("state", StringComparison.Ordinal));
+        }
+
+        string exact = State("exact"), fast = State("fast");
+        Assert.That(exact, Does.Contain("fp32 KV cache"));
+        Assert.That(fast, Does.Contain("bf16 KV cache"));
+        double Gib(string line) => double.Parse(System.Text.RegularExpressions.Regex.Match(line, @"state\s+([\d.]+) GiB").Groups[1].Value,
+            System.Globalization.CultureInfo.InvariantCulture);
+        Assert.That(Gib(exact) - Gib(fast), Is.EqualTo(1.5).Within(0.01));
+    }
 }

@@ -1,4 +1,5 @@
 using NUnit.Framework;
+using Qwen3Next.Backends;
 using Qwen3Next.Backends.Ptx;
 using Qwen3Next.Checkpoint;
 using Qwen3Next.Conformance;
@@ -18,10 +19,11 @@ public sealed class PtxStepGraphTests
 {
     private static string Folder => Path.Combine(TestBackends.DataRoot, "models", "tiny-qwen3-next");
 
-    private static (int[] Tokens, List<CudaDriverCounters> Steps) Generate(bool graphs, SamplingOptions sampling, int[] prompt, int count)
+    private static (int[] Tokens, List<CudaDriverCounters> Steps) Generate(bool graphs, SamplingOptions sampling, int[] prompt, int count,
+        Precision precision = Precision.Exact)
     {
         using var checkpoint = QwenCheckpoint.Open(Folder);
-        using var backend = PtxBackend.CreateEmulated(new EmulatorOptions { Sanitize = graphs });
+        using var backend = PtxBackend.CreateEmulated(new EmulatorOptions { Sanitize = graphs }, precision);
         backend.UseStepGraphs = graphs;
         using var model = Qwen3NextModel.Load(backend, checkpoint);
         var steps = new List<CudaDriverCounters>();
@@ -64,5 +66,19 @@ public sealed class PtxStepGraphTests
         Assert.That(eager.Distinct().Count(), Is.GreaterThan(2), "the draws vary");
         Assert.That(eagerSteps.Sum(d => d.GraphLaunches), Is.Zero);
         Assert.That(replayedSteps.Skip(2).All(d => d.GraphLaunches == 1), Is.True);
+    }
+
+    /// <summary>Fast precision captures the decode step over the bf16 KV cache (the tiny model's Hq 4 / Hkv 2 / D 64 takes it:
+    /// attn_qk_norm_rope_bf16, attn_flash_decode_bf16)
+    /// and replays it to the eager step's tokens.</summary>
+    [Test]
+    public void FastPrecisionReplayOverTheBf16CacheGivesTheEagerTokens()
+    {
+        int[] prompt = [5, 17, 250, 3, 99, 400];
+        var (eager, _) = Generate(graphs: false, SamplingOptions.Greedy, prompt, 6, Precision.Fast);
+        var (replayed, steps) = Generate(graphs: true, SamplingOptions.Greedy, prompt, 6, Precision.Fast);
+
+        Assert.That(replayed, Is.EqualTo(eager));
+        Assert.That(steps.Skip(3).Select(d => (d.GraphLaunches, d.Launches)), Is.All.EqualTo((1L, 0L)));
     }
 }

@@ -10,8 +10,8 @@ namespace Qwen3Next.Tests.Ops;
 
 /// <summary>
 /// The ptx backend's prefill launchers in fast precision, on the emulator with the sanitizer on: attention over a packed
-/// batch and a shuffled paged cache runs <c>attn_pages_bf16</c> → <c>attn_flash_prefill_tc</c> (the cache stays fp32,
-/// as in the exact path), the chunked gated delta rule over permuted state slots runs gdn_tc_prepare →
+/// batch and a shuffled paged fp32 cache (one a caller made; the model's caches are bf16 in fast precision, see
+/// <c>Bf16KvCacheTests</c>) runs <c>attn_pages_bf16</c> → <c>attn_flash_prefill_tc</c>, the chunked gated delta rule over permuted state slots runs gdn_tc_prepare →
 /// state_pass → output; each output and state meets fla's criterion against the float64 references, which a wrong
 /// argument, stride, page or slot breaks by orders of magnitude. Head shapes the tensor-core kernels lack keep the exact
 /// kernels in fast precision, and exact precision never launches the tensor-core ones.
@@ -67,11 +67,16 @@ public sealed class FastPrefillLauncherTests
             .And.None.EqualTo(PtxGatedAttentionOps.PagesBf16));
     }
 
-    /// <summary>One prefill step of sequences with <paramref name="cached"/> tokens already in pages drawn from a shuffled
-    /// free list (the cached prefix written by a first step on the same backend). Returns y and the key pool next to the
-    /// reference's, and the kernels the second step launched.</summary>
-    private static (float[] Y, float[] Expected, float[] Keys, float[] ExpectedKeys, List<string> Launched) RunAttention(PtxBackend backend,
-        GatedAttentionShape shape, int[] lengths, int[] cached, int pageSize)
+    /// <summary>One step of sequences with <paramref name="cached"/> tokens already in pages drawn from a shuffled free
+    /// list (the cached prefix written by a first step on the same backend), over a cache of <paramref name="element"/>s.
+    /// Returns y and the key pool (widened to float) next to the reference's, and the kernels the second step launched.</summary>
+    internal static (float[] Y, float[] Expected, float[] Keys, float[] ExpectedKeys, List<string> Launched) RunAttention(PtxBackend backend,
+        GatedAttentionShape shape, int[] lengths, int[] cached, int pageSize, KvElement element = KvElement.Float32)
+        => RunAttention(backend, shape, lengths, cached, pageSize, element, out _);
+
+    /// <summary><see cref="RunAttention(PtxBackend, GatedAttentionShape, int[], int[], int, KvElement)"/>, with the value pool.</summary>
+    internal static (float[] Y, float[] Expected, float[] Keys, float[] ExpectedKeys, List<string> Launched) RunAttention(PtxBackend backend,
+        GatedAttentionShape shape, int[] lengths, int[] cached, int pageSize, KvElement element, out float[] values)
     {
         int sequences = lengths.Length, d = shape.HeadDim;
         var context = lengths.Select((n, b) => n + cached[b]).ToArray();
@@ -95,7 +100,8 @@ public sealed class FastPrefillLauncherTests
         var rope = RopeTable.Build(shape.RotaryDim, shape.RopeTheta, RopeTable.MinRows);
         using var qNormWeight = backend.LoadWeight(TensorView.FromFloat32("q_norm.weight", [d], qNorm));
         using var kNormWeight = backend.LoadWeight(TensorView.FromFloat32("k_norm.weight", [d], kNorm));
-        using var cache = new PagedKvCache(backend.Upload(new float[pool]), backend.Upload(new float[pool]), numPages, pageSize);
+        using var cache = new PagedKvCache(backend.Allocate(element.Words(pool)), backend.Allocate(element.Words(pool)), numPages, pageSize,
+            ownsTensors: true, element);
         float[] y = [], expected = [];
         var launched = new List<string>();
         foreach (var step in new[] { cached, lengths })
@@ -123,7 +129,8 @@ public sealed class FastPrefillLauncherTests
             y = Download(backend, yDevice);
         }
 
-        return (y, expected, Download(backend, cache.Keys), expectedKeys, launched);
+        values = KvElements.Download(backend, cache.Values, element, pool);
+        return (y, expected, KvElements.Download(backend, cache.Keys, element, pool), expectedKeys, launched);
     }
 
     /// <summary>Fresh and continued sequences (random states in permuted slots, two spare slots) through the batch Rule op.</summary>
@@ -170,7 +177,7 @@ public sealed class FastPrefillLauncherTests
     }
 
     /// <summary>The kernels <paramref name="op"/> launched on the emulator, in order.</summary>
-    private static List<string> Launches(PtxBackend backend, Action op)
+    internal static List<string> Launches(PtxBackend backend, Action op)
     {
         var names = new List<string>();
         void Record(PtxEmulator.LaunchResult r) => names.Add(r.Kernel.Name);

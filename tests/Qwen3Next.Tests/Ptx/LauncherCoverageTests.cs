@@ -80,6 +80,16 @@ public sealed class LauncherCoverageTests
         }
 
         ops.UnfusedDecode = false;
-    }
 
+        // A caller's own fp32 cache in fast precision (the model's caches are bf16 there): the tensor-core prefill reads
+        // attn_pages_bf16's bf16 copy of it.
+        var shape = new GatedAttentionShape(Hidden: 8, QueryHeads: 2, KeyValueHeads: 1, HeadDim: 64, RotaryDim: 16, RopeTheta: 1e7f, Eps: 1e-6f);
+        const int Tokens = 4;
+        using var cache = new KvCache(backend.Allocate(Tokens * 64), backend.Allocate(Tokens * 64), Tokens);
+        using var norm = backend.LoadWeight(Qwen3Next.Checkpoint.TensorView.FromFloat32("norm", [64], new float[64]));
+        using var qg = backend.Allocate(Tokens * shape.QueryGateWidth);
+        using var kv = backend.Allocate(Tokens * shape.KeyValueWidth);
+        using var y = backend.Allocate(Tokens * shape.OutputWidth);
+        backend.Attention.Mixer(shape, Tokens, qg, kv, kv, norm, norm, cache, y);
+    }
 }

@@ -164,6 +164,9 @@ public sealed class PtxBackend : IKernelBackend, IForwardCapacity, IDeviceSampli
 
     public IGatedAttentionOps Attention { get; }
 
+    /// <summary>bf16 in the fast precision where its attention kernels cover the shape (<see cref="PtxGatedAttentionOps.CacheElement"/>).</summary>
+    public KvElement KvCacheElement(GatedAttentionShape shape) => ((PtxGatedAttentionOps)Attention).CacheElement(shape);
+
     public IMoeOps Moe { get; }
 
     internal static PtxTensor T(DeviceTensor tensor) => tensor as PtxTensor

@@ -14,6 +14,9 @@ public sealed class PtxTensor : DeviceTensor
 
     internal DeviceSpan<float> Span => buffer.Span;
 
+    /// <summary>The same memory as raw bf16 bits, two per float word (a bf16 KV pool, <see cref="KvElement.BFloat16"/>).</summary>
+    internal DeviceSpan<ushort> Bf16Span => new(buffer.Span.Address, buffer.Span.Length * 2);
+
     protected override void Release()
     {
         if (arena is not null)

@@ -10,9 +10,10 @@ namespace Qwen3Next.Ops.Attention;
 /// Prefill or mixed batch: qk_norm_rope → flash_prefill. Decode batch (one token per sequence): qk_norm_rope →
 /// flash_decode (split-KV per sequence, up to 256 cache rows per split) → decode_combine. q_norm/k_norm, RoPE (from the
 /// shared table) and the paged cache append happen in qk_norm_rope; the sigmoid gate in the last kernel. No host sync.
-/// Fast precision (<see cref="TensorCorePrefill"/>): prefill takes the tensor-core kernel instead of flash_prefill, over
-/// a bf16 copy of the rows the batch reads (<c>attn_pages_bf16</c>): the cache stays fp32 because the decode kernels,
-/// the exact path and the callers that read it back share it, so the conversion happens at this boundary.
+/// Fast precision (<see cref="TensorCorePrefill"/>): the cache is bf16 (<see cref="CacheElement"/>), written by
+/// qk_norm_rope_bf16 (round to nearest even), read directly by the tensor-core prefill and by flash_decode_bf16 (fp32
+/// math). The kernels take the pools' element type from the cache, so one path serves both: an fp32 cache handed to a
+/// fast backend still gets the tensor-core prefill over a bf16 copy of the rows the batch reads (<c>attn_pages_bf16</c>).
 /// </summary>
 public sealed class PtxGatedAttentionOps(PtxBackend backend) : IGatedAttentionOps
 {
@@ -20,6 +21,8 @@ public sealed class PtxGatedAttentionOps(PtxBackend backend) : IGatedAttentionOp
     public const string FlashPrefill = "attn_flash_prefill";
     public const string FlashDecode = "attn_flash_decode";
     public const string DecodeCombine = "attn_decode_combine";
+    public const string QkNormRopeBf16 = "attn_qk_norm_rope_bf16";
+    public const string FlashDecodeBf16 = "attn_flash_decode_bf16";
 
     /// <summary>Cache positions per flash-decode split.</summary>
     public const int DecodeSplit = 256;
@@ -32,7 +35,7 @@ public sealed class PtxGatedAttentionOps(PtxBackend backend) : IGatedAttentionOp
     public static IReadOnlyList<string> KernelNames { get; } = [QkNormRope, FlashPrefill, FlashDecode, DecodeCombine];
 
     /// <summary>The fast precision's prefill kernels (sm_80-class mma, in the sm_90 PTX).</summary>
-    public static IReadOnlyList<string> FastKernelNames { get; } = [PagesBf16, FlashPrefillTensorCoreKernel.Name];
+    public static IReadOnlyList<string> FastKernelNames { get; } = [PagesBf16, FlashPrefillTensorCoreKernel.Name, QkNormRopeBf16, FlashDecodeBf16];
 
     private readonly KernelArguments args = new();
     private readonly HostRopeTable rope = new();
@@ -91,6 +94,12 @@ public sealed class PtxGatedAttentionOps(PtxBackend backend) : IGatedAttentionOp
         => backend.Precision == Precision.Fast && FlashPrefillTensorCoreKernel.Supports(shape.QueryHeads, shape.KeyValueHeads, shape.HeadDim)
             && backend.Kernels.Catalog.Contains(FlashPrefillTensorCoreKernel.Name) && backend.Kernels.Catalog.Contains(PagesBf16);
 
+    /// <summary>bf16 when the fast precision's kernels cover the shape (the tensor-core prefill and the bf16 writer and
+    /// decode kernels are embedded), else fp32.</summary>
+    internal KvElement CacheElement(GatedAttentionShape shape)
+        => TensorCorePrefill(shape) && backend.Kernels.Catalog.Contains(QkNormRopeBf16) && backend.Kernels.Catalog.Contains(FlashDecodeBf16)
+            ? KvElement.BFloat16 : KvElement.Float32;
+
     /// <summary>CTAs a decode grid should reach at least: the H200's SM count, so the split-KV kernel fills the GPU at
     /// every context length instead of running one CTA per KV head on a short context.</summary>
     public const int FillCtas = 132;
@@ -148,14 +157,18 @@ public sealed class PtxGatedAttentionOps(PtxBackend backend) : IGatedAttentionOp
     public void Mixer(GatedAttentionShape shape, SequenceBatch batch, DeviceTensor qg, DeviceTensor k, DeviceTensor v,
         DeviceWeight qNorm, DeviceWeight kNorm, PagedKvCache cache, DeviceTensor y)
     {
-        using var use = OpContracts.GatedAttention(backend.Access, shape, batch, qg, k, v, qNorm, kNorm, cache, y);
+        using var use = OpContracts.GatedAttention(backend.Access, shape, batch, qg, k, v, qNorm, kNorm, cache, y, bf16Cache: true);
         var (t, hq, hkv, d, sequences) = (batch.TotalTokens, shape.QueryHeads, shape.KeyValueHeads, shape.HeadDim, batch.Count);
-        bool decode = batch.IsDecode, tensorCores = !decode && TensorCorePrefill(shape);
+        bool decode = batch.IsDecode, bf16Cache = cache.Element == KvElement.BFloat16;
+        bool tensorCores = !decode && (bf16Cache || TensorCorePrefill(shape));
+        Require(!bf16Cache || decode || FlashPrefillTensorCoreKernel.Supports(hq, hkv, d), FlashPrefillTensorCoreKernel.Name,
+            $"a bf16 cache needs the tensor-core prefill, which has no kernel for Hq = {hq}, Hkv = {hkv}, D = {d}");
+        Require(!bf16Cache || d % 8 == 0, FlashDecodeBf16, $"D = {d} must be a multiple of 8 (16-byte loads of bf16 cache rows)");
         var ropeConfig = QkNormRopeConfig(t, hq, hkv, d, shape.RotaryDim);
         var attend = decode ? FlashDecodeConfig(batch.MaxContext, hq, hkv, d, sequences)
             : tensorCores ? FlashPrefillTensorCoreKernel.Config(batch.MaxLength, sequences, hq, hkv, d)
             : FlashPrefillConfig(batch.MaxLength, hq, hkv, d, sequences);
-        var pagesConfig = tensorCores ? PagesBf16Config(batch.MaxContext, hkv, d, sequences) : default;
+        var pagesConfig = tensorCores && !bf16Cache ? PagesBf16Config(batch.MaxContext, hkv, d, sequences) : default;
         var combineConfig = DecodeCombineConfig(hq, d, sequences);
         long pool = (long)cache.NumPages * hkv * cache.PageSize * d;
         Holds(QkNormRope, "qg", qg.Length, (long)t * shape.QueryGateWidth);
@@ -163,43 +176,56 @@ public sealed class PtxGatedAttentionOps(PtxBackend backend) : IGatedAttentionOp
         Holds(QkNormRope, "v", v.Length, (long)t * shape.KeyValueWidth);
         Holds(QkNormRope, "q_norm_w", qNorm.Length, d);
         Holds(QkNormRope, "k_norm_w", kNorm.Length, d);
-        Holds(QkNormRope, "k_pages", cache.Keys.Length, pool);
-        Holds(QkNormRope, "v_pages", cache.Values.Length, pool);
+        Holds(QkNormRope, "k_pages", cache.Keys.Length, cache.Element.Words(pool));
+        Holds(QkNormRope, "v_pages", cache.Values.Length, cache.Element.Words(pool));
         Holds(decode ? DecodeCombine : FlashPrefill, "y", y.Length, (long)t * shape.OutputWidth);
 
         var meta = backend.Batches.Of(batch);
         var table = Rope(shape, batch.MaxPositionUsed + 1);
         var q = backend.Workspace.Get<float>("attn.q", (long)t * hq * d);
-        var (qgView, keys, values, yView) = (PtxBackend.T(qg).Span, PtxBackend.T(cache.Keys).Span, PtxBackend.T(cache.Values).Span, PtxBackend.T(y).Span);
+        var (qgView, yView) = (PtxBackend.T(qg).Span, PtxBackend.T(y).Span);
+        var (keys, values) = (PtxBackend.T(cache.Keys), PtxBackend.T(cache.Values));
+        // The pools as the kernels address them: fp32, or raw bf16 bits (two per float word of the tensor).
+        KernelArguments Pools(KernelArguments a) => bf16Cache ? a.Add(keys.Bf16Span.Slice(0, pool)).Add(values.Bf16Span.Slice(0, pool))
+            : a.Add(keys.Span).Add(values.Span);
         int pageSize = cache.PageSize, maxPages = batch.Layout.MaxPages;
-        backend.Launch(QkNormRope, ropeConfig, args.Clear().Add(q).Add(keys).Add(values).Add(qgView).Add(PtxBackend.T(k).Span).Add(PtxBackend.T(v).Span)
-            .Add(PtxBackend.W(qNorm).Values).Add(PtxBackend.W(kNorm).Values).Add(table).Add(meta.Positions).Add(meta.CuSeqlens)
-            .Add(meta.ContextLengths).Add(meta.BlockTables).Add(t).Add(sequences).Add(hq).Add(hkv).Add(d).Add(shape.RotaryDim).Add(pageSize)
-            .Add(maxPages).Add(shape.Eps));
+        backend.Launch(bf16Cache ? QkNormRopeBf16 : QkNormRope, ropeConfig, Pools(args.Clear().Add(q)).Add(qgView).Add(PtxBackend.T(k).Span)
+            .Add(PtxBackend.T(v).Span).Add(PtxBackend.W(qNorm).Values).Add(PtxBackend.W(kNorm).Values).Add(table).Add(meta.Positions)
+            .Add(meta.CuSeqlens).Add(meta.ContextLengths).Add(meta.BlockTables).Add(t).Add(sequences).Add(hq).Add(hkv).Add(d).Add(shape.RotaryDim)
+            .Add(pageSize).Add(maxPages).Add(shape.Eps));
         if (decode)
         {
             int splits = attend.Grid.X;
             var oPart = backend.Workspace.Get<float>("attn.o_part", (long)sequences * hq * splits * d);
             var mPart = backend.Workspace.Get<float>("attn.m_part", (long)sequences * hq * splits);
             var lPart = backend.Workspace.Get<float>("attn.l_part", (long)sequences * hq * splits);
-            backend.Launch(FlashDecode, attend, args.Clear().Add(oPart).Add(mPart).Add(lPart).Add(q).Add(keys).Add(values).Add(meta.CuSeqlens)
-                .Add(meta.ContextLengths).Add(meta.BlockTables).Add(hq).Add(hkv).Add(d).Add(pageSize).Add(maxPages).Add(shape.Scale));
+            backend.Launch(bf16Cache ? FlashDecodeBf16 : FlashDecode, attend, Pools(args.Clear().Add(oPart).Add(mPart).Add(lPart).Add(q))
+                .Add(meta.CuSeqlens).Add(meta.ContextLengths).Add(meta.BlockTables).Add(hq).Add(hkv).Add(d).Add(pageSize).Add(maxPages)
+                .Add(shape.Scale));
             backend.Launch(DecodeCombine, combineConfig, args.Clear().Add(yView).Add(oPart).Add(mPart).Add(lPart).Add(qgView).Add(meta.CuSeqlens)
                 .Add(hq).Add(d).Add(splits));
         }
         else if (tensorCores)
         {
-            var keysBf16 = backend.Workspace.Get<ushort>("attn.k_bf16", pool);
-            var valuesBf16 = backend.Workspace.Get<ushort>("attn.v_bf16", pool);
-            backend.Launch(PagesBf16, pagesConfig, args.Clear().Add(keysBf16).Add(valuesBf16).Add(keys).Add(values).Add(meta.ContextLengths)
-                .Add(meta.BlockTables).Add(hkv).Add(d).Add(pageSize).Add(maxPages));
-            backend.Launch(FlashPrefillTensorCoreKernel.Name, attend, args.Clear().Add(yView).Add(q).Add(qgView).Add(keysBf16).Add(valuesBf16)
-                .Add(meta.CuSeqlens).Add(meta.ContextLengths).Add(meta.BlockTables).Add(hq).Add(hkv).Add(d).Add(pageSize).Add(maxPages)
-                .Add(shape.Scale));
+            if (!bf16Cache)
+            {
+                var keysBf16 = backend.Workspace.Get<ushort>("attn.k_bf16", pool);
+                var valuesBf16 = backend.Workspace.Get<ushort>("attn.v_bf16", pool);
+                backend.Launch(PagesBf16, pagesConfig, args.Clear().Add(keysBf16).Add(valuesBf16).Add(keys.Span).Add(values.Span)
+                    .Add(meta.ContextLengths).Add(meta.BlockTables).Add(hkv).Add(d).Add(pageSize).Add(maxPages));
+                args.Clear().Add(yView).Add(q).Add(qgView).Add(keysBf16).Add(valuesBf16);
+            }
+            else
+            {
+                Pools(args.Clear().Add(yView).Add(q).Add(qgView));
+            }
+
+            backend.Launch(FlashPrefillTensorCoreKernel.Name, attend, args.Add(meta.CuSeqlens).Add(meta.ContextLengths).Add(meta.BlockTables)
+                .Add(hq).Add(hkv).Add(d).Add(pageSize).Add(maxPages).Add(shape.Scale));
         }
         else
         {
-            backend.Launch(FlashPrefill, attend, args.Clear().Add(yView).Add(q).Add(qgView).Add(keys).Add(values).Add(meta.CuSeqlens)
+            backend.Launch(FlashPrefill, attend, args.Clear().Add(yView).Add(q).Add(qgView).Add(keys.Span).Add(values.Span).Add(meta.CuSeqlens)
                 .Add(meta.ContextLengths).Add(meta.BlockTables).Add(hq).Add(hkv).Add(d).Add(pageSize).Add(maxPages).Add(shape.Scale));
         }
     }
