@@ -36,7 +36,7 @@ public static class Generator
         Validate(model, prompt, maxNewTokens, sampling, prefillChunk);
         cancellationToken.ThrowIfCancellationRequested();
         var sampler = new TokenSampler(sampling);
-        using var session = model.CreateSession(prompt.Count + maxNewTokens);
+        using var session = model.CreateSession(prompt.Count + maxNewTokens, FirstPassTokens(prompt.Count, prefillChunk));
         using var device = model.CreateDeviceSampler(sampling);
         var ids = prompt.ToArray();
         var clock = Stopwatch.StartNew();
@@ -65,7 +65,7 @@ public static class Generator
         Validate(model, prompt, maxNewTokens, sampling, prefillChunk);
         cancellationToken.ThrowIfCancellationRequested();
         var sampler = new TokenSampler(sampling);
-        using var session = model.CreateSession(prompt.Count + maxNewTokens);
+        using var session = model.CreateSession(prompt.Count + maxNewTokens, FirstPassTokens(prompt.Count, prefillChunk));
         using var device = model.CreateDeviceSampler(sampling);
         var ids = prompt.ToArray();
         int token = await Task.Run(() => Prefill(model, session, ids, prefillChunk, sampler, device, null, cancellationToken), cancellationToken).ConfigureAwait(false);
@@ -78,6 +78,10 @@ public static class Generator
             yield return token;
         }
     }
+
+    /// <summary>Tokens of the first prefill pass, the largest one: what the session reserves activations for.</summary>
+    private static int FirstPassTokens(int promptTokens, int prefillChunk)
+        => Math.Max(1, prefillChunk > 0 ? Math.Min(prefillChunk, promptTokens) : promptTokens);
 
     /// <summary>Prefill in chunks of <paramref name="prefillChunk"/> tokens (0: the whole prompt in one pass); the last
     /// chunk's pass chooses the first token.</summary>

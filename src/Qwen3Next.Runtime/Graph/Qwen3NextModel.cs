@@ -4,7 +4,7 @@ using Qwen3Next.Checkpoint;
 namespace Qwen3Next.Graph;
 
 /// <summary>The whole model on one backend: embedding, decoder layers, final zero-centred norm, lm_head.</summary>
-public sealed class Qwen3NextModel : IDisposable
+public sealed partial class Qwen3NextModel : IDisposable
 {
     private readonly DeviceWeight embedding;
     private readonly DeviceWeight finalNorm;
@@ -85,11 +85,18 @@ public sealed class Qwen3NextModel : IDisposable
 
     internal void OnSessionDisposed() => Interlocked.Decrement(ref openSessions);
 
-    /// <summary>A session whose KV caches hold <paramref name="maxTokens"/> tokens (at least 1).</summary>
-    public InferenceSession CreateSession(int maxTokens)
+    /// <summary>
+    /// A session whose KV caches hold <paramref name="maxTokens"/> tokens (at least 1). On a backend that reserves working
+    /// sets (<see cref="IWorkingSetReservation"/>) the activations and workspaces of a decode step at the full context, and
+    /// of a forward pass of <paramref name="prefillTokens"/> tokens (the prefill chunk; at most <paramref name="maxTokens"/>),
+    /// are reserved here, so those passes allocate nothing; a working set beyond the backend's budget is refused with
+    /// <see cref="WorkingSetBudgetException"/> naming the bytes.
+    /// </summary>
+    public InferenceSession CreateSession(int maxTokens, int prefillTokens = 1)
     {
         ObjectDisposedException.ThrowIf(IsDisposed, this);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxTokens, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(prefillTokens, 1);
         lock (Backend.Access.Gate)
         {
             var states = new List<LayerState>(Layers.Count);
@@ -98,6 +105,11 @@ public sealed class Qwen3NextModel : IDisposable
                 foreach (var layer in Layers)
                 {
                     states.Add(new LayerState(layer.Linear?.CreateState(Backend), layer.Attention?.CreateCache(Backend, maxTokens)));
+                }
+
+                if (Backend is IWorkingSetReservation reservation)
+                {
+                    ReserveWorkingSet(reservation, states.Select(s => s.AsBatchState()).ToArray(), maxTokens, Math.Min(prefillTokens, maxTokens));
                 }
             }
             catch (Exception e)
@@ -123,6 +135,8 @@ public sealed class Qwen3NextModel : IDisposable
     /// A batch of many sequences on this model (<see cref="BatchSession"/>): per linear layer a pool of
     /// <see cref="BatchOptions.MaxSequences"/> state slots, per attention layer key and value pools of
     /// <see cref="BatchOptions.TotalPages"/> pages. Too large for the backend: <see cref="ArgumentOutOfRangeException"/> with the bytes.
+    /// On a backend that reserves working sets, a decode step of every sequence at its longest context is reserved here
+    /// (a step of fewer sequences has other activation lengths and still allocates its own the first time).
     /// </summary>
     public BatchSession CreateBatch(BatchOptions options)
     {
@@ -154,6 +168,12 @@ public sealed class Qwen3NextModel : IDisposable
 
                 var l = Shapes.Linear;
                 var zeros = Backend.Allocate(Math.Max((long)l.ConvDim * l.ConvKernel, (long)l.ValueHeads * l.KeyDim * l.ValueDim));
+                created.Add(zeros);
+                if (Backend is IWorkingSetReservation reservation)
+                {
+                    ReserveWorkingSet(reservation, layers, options);
+                }
+
                 return new BatchSession(this, options, layers, zeros);
             }
             catch (Exception e)

@@ -204,6 +204,11 @@ public sealed class PtxExpertStreaming : IExpertStreaming
     /// with events), and this layer's prefetch jobs, if it predicted, are copied on the copy stream once routing is done.</summary>
     internal void AfterDecodeRouting(int layer, int jobSet, bool predicted, int tokens)
     {
+        if (backend.IsSizing)
+        {
+            return; // a sizing pass records no events and leaves no prefetch pending
+        }
+
         WaitForPrefetch();
         if (!predicted)
         {

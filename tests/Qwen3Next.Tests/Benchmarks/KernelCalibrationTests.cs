@@ -1,6 +1,8 @@
 using NUnit.Framework;
 using Qwen3Next.Backends.Ptx;
 using Qwen3Next.Benchmarks;
+using Qwen3Next.Ops.GatedDelta;
+using Qwen3Next.Ops.Moe;
 using Qwen3Next.PtxEmulator;
 
 namespace Qwen3Next.Tests.Benchmarks;
@@ -25,8 +27,9 @@ public sealed class KernelCalibrationTests
 
         Assert.That(measured.Ops.Select(o => o.Op), Is.EqualTo(Ops));
         Assert.That(measured.Ops.SelectMany(o => o.Launches).All(l => l.Microseconds > 0), Is.True);
-        Assert.That(measured.Ops.Single(o => o.Op == "gdn-decode").Launches.Select(l => l.Kernel),
-            Is.EqualTo(new[] { "gdn_conv1d_step", "gdn_qk_l2norm_gates", "gdn_recurrent", "gdn_gated_rmsnorm" }));
+        Assert.That(measured.Ops.Single(o => o.Op == "gdn-decode").Launches.Select(l => l.Kernel), Is.EqualTo(new[] { PtxGatedDeltaOps.DecodeFused }));
+        Assert.That(measured.Ops.Single(o => o.Op == "moe-decode").Launches.Select(l => l.Kernel),
+            Is.EqualTo(new[] { PtxMoeOps.DecodeRoute, PtxMoeOps.DecodeGateUp, PtxMoeOps.DecodeDownCombine }));
 
         var roundTrip = MeasuredProfile.FromJson(measured.ToJson());
         Assert.That(roundTrip.Ops.SelectMany(o => o.Launches).Select(l => (l.Kernel, l.Microseconds)),

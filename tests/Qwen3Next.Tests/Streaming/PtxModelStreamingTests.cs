@@ -101,6 +101,10 @@ public sealed class PtxModelStreamingTests
         Assert.That(s.ExpertBytesReadMapped, Is.GreaterThan(0));
         Assert.That(s.PredictionLookups, Is.GreaterThan(0));
 
+        // The session reserved the decode step's activations and workspaces when it was created: the first step allocates nothing either.
+        Assert.That((streamed.Steps[0].Allocations, streamed.Steps[0].Frees, resident.Steps[0].Allocations, resident.Steps[0].Frees),
+            Is.EqualTo((0L, 0L, 0L, 0L)), "first decode step");
+
         // Steady state: every decode step after the first. One host synchronisation (the logits download); the MoE path
         // adds none, and per layer that predicts one copy kernel on the copy stream (7 of the 8 layers).
         for (int i = 1; i < streamed.Steps.Count; i++)

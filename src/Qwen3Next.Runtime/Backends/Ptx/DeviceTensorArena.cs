@@ -23,6 +23,29 @@ internal sealed class DeviceTensorArena(ICudaDriver driver) : IDisposable
 
     public long CapacityBytes { get; set; } = DefaultCapacityBytes;
 
+    private HashSet<DeviceBuffer<float>>? tracked;
+
+    /// <summary>Starts (clearing) or stops recording which buffers <see cref="Rent"/> hands out.</summary>
+    public void TrackRents(bool on)
+    {
+        lock (gate)
+        {
+            tracked = on ? new HashSet<DeviceBuffer<float>>(ReferenceEqualityComparer.Instance) : null;
+        }
+    }
+
+    /// <summary>Bytes of the distinct buffers rented since <see cref="TrackRents"/> was turned on: what a pass holds.</summary>
+    public long TrackedBytes
+    {
+        get
+        {
+            lock (gate)
+            {
+                return tracked?.Sum(b => b.Length * sizeof(float)) ?? 0;
+            }
+        }
+    }
+
     /// <summary>Buffers freed instead of kept: a graph captured before holds addresses that may be gone.</summary>
     public long Frees => Interlocked.Read(ref frees);
 
@@ -47,11 +70,18 @@ internal sealed class DeviceTensorArena(ICudaDriver driver) : IDisposable
             if (idle.TryGetValue(count, out var stack) && stack.TryPop(out var buffer))
             {
                 idleBytes -= count * sizeof(float);
+                tracked?.Add(buffer);
                 return buffer;
             }
         }
 
-        return DeviceBuffer<float>.Allocate(driver, count, what);
+        var fresh = DeviceBuffer<float>.Allocate(driver, count, what);
+        lock (gate)
+        {
+            tracked?.Add(fresh);
+        }
+
+        return fresh;
     }
 
     /// <summary>Keeps <paramref name="buffer"/> for a later <see cref="Rent"/>, or frees it when the arena is full or disposed.</summary>

@@ -15,6 +15,9 @@ internal sealed class DeviceWorkspace(ICudaDriver driver, StreamHandle stream) :
     /// <summary>Counts the slots that moved (grew): a graph captured before a move holds a freed address.</summary>
     public long Moves { get; private set; }
 
+    /// <summary>Bytes held by every slot.</summary>
+    public long Bytes => slots.Values.Sum(s => s.Bytes);
+
     /// <summary>At least max(1, <paramref name="length"/>) elements of <paramref name="slot"/>, not initialised.</summary>
     public DeviceSpan<T> Get<T>(string slot, long length) where T : unmanaged
     {

@@ -19,7 +19,7 @@ namespace Qwen3Next.Backends.Ptx;
 /// a GPU (<see cref="CudaApiDriver"/>), on host memory with launches only checked (<see cref="CreateSignatureCheck"/>)
 /// or on an emulated device. The launchers live beside the other implementations of each op, <c>Ops/&lt;Family&gt;/Ptx*Ops.cs</c>.
 /// </summary>
-public sealed class PtxBackend : IKernelBackend, IForwardCapacity, IDeviceSampling, IStepGraphs
+public sealed partial class PtxBackend : IKernelBackend, IForwardCapacity, IDeviceSampling, IStepGraphs, IWorkingSetReservation
 {
     public const string NoDeviceMessage = "no CUDA device: the ptx backend needs an NVIDIA GPU; use --backend ilgpu or reference";
 
@@ -289,6 +289,11 @@ public sealed class PtxBackend : IKernelBackend, IForwardCapacity, IDeviceSampli
     public void Synchronize()
     {
         using var use = Access.Enter();
+        if (sizing)
+        {
+            return;
+        }
+
         Driver.SynchronizeStream(Stream, "the ptx compute stream");
         Streaming?.CollectStalls();
     }
@@ -365,7 +370,7 @@ public sealed class PtxBackend : IKernelBackend, IForwardCapacity, IDeviceSampli
     internal unsafe void CopyToHost<T>(DeviceSpan<T> source, Span<T> destination) where T : unmanaged
     {
         RequireSameLength(destination.Length, source.Length);
-        if (destination.IsEmpty)
+        if (destination.IsEmpty || sizing)
         {
             return;
         }
@@ -380,6 +385,11 @@ public sealed class PtxBackend : IKernelBackend, IForwardCapacity, IDeviceSampli
     internal void CopyOnDevice<T>(DeviceSpan<T> source, DeviceSpan<T> destination) where T : unmanaged
     {
         RequireSameLength(source.Length, destination.Length);
+        if (sizing)
+        {
+            return;
+        }
+
         Driver.CopyDeviceToDeviceAsync(destination.Address, source.Address, source.ByteLength, Stream, "a device copy");
     }
 
@@ -399,6 +409,11 @@ public sealed class PtxBackend : IKernelBackend, IForwardCapacity, IDeviceSampli
     internal void Launch(string kernel, LaunchConfig config, KernelArguments arguments, StreamHandle stream)
     {
         Signatures.Check(kernel, arguments);
+        if (sizing)
+        {
+            return;
+        }
+
         if (timer is null || stream != Stream)
         {
             kernels[kernel].Launch(stream, config, arguments);
