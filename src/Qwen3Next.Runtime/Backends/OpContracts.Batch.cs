@@ -64,18 +64,7 @@ public static partial class OpContracts
         ArgumentNullException.ThrowIfNull(batch);
         ArgumentNullException.ThrowIfNull(cache);
         int tokens = batch.TotalTokens;
-        Heads(shape.KeyValueHeads, shape.QueryHeads, "shape.KeyValueHeads", "shape.QueryHeads");
-        Count(shape.HeadDim, "shape.HeadDim");
-        if (shape.RotaryDim < 0 || shape.RotaryDim > shape.HeadDim || shape.RotaryDim % 2 != 0)
-        {
-            throw new ArgumentOutOfRangeException("shape.RotaryDim", shape.RotaryDim, $"The rotary width must be even and in [0, {shape.HeadDim}].");
-        }
-
-        Finite(shape.Eps, "shape.Eps");
-        if (!float.IsFinite(shape.RopeTheta) || shape.RopeTheta <= 0)
-        {
-            throw new ArgumentOutOfRangeException("shape.RopeTheta", shape.RopeTheta, "RoPE theta must be finite and positive.");
-        }
+        AttentionShape(shape);
 
         Tensor(qg, nameof(qg), (long)tokens * shape.QueryGateWidth, "T·2·Hq·D");
         Tensor(k, nameof(k), (long)tokens * shape.KeyValueWidth, "T·Hkv·D");

@@ -155,18 +155,7 @@ public static partial class OpContracts
         DeviceTensor v, DeviceWeight qNorm, DeviceWeight kNorm, KvCache cache, DeviceTensor y)
     {
         Count(tokens, nameof(tokens));
-        Heads(shape.KeyValueHeads, shape.QueryHeads, "shape.KeyValueHeads", "shape.QueryHeads");
-        Count(shape.HeadDim, "shape.HeadDim");
-        if (shape.RotaryDim < 0 || shape.RotaryDim > shape.HeadDim || shape.RotaryDim % 2 != 0)
-        {
-            throw new ArgumentOutOfRangeException("shape.RotaryDim", shape.RotaryDim, $"The rotary width must be even and in [0, {shape.HeadDim}].");
-        }
-
-        Finite(shape.Eps, "shape.Eps");
-        if (!float.IsFinite(shape.RopeTheta) || shape.RopeTheta <= 0)
-        {
-            throw new ArgumentOutOfRangeException("shape.RopeTheta", shape.RopeTheta, "RoPE theta must be finite and positive.");
-        }
+        AttentionShape(shape);
 
         ArgumentNullException.ThrowIfNull(cache);
         Tensor(qg, nameof(qg), (long)tokens * shape.QueryGateWidth, "T·2·Hq·D");
@@ -182,6 +171,23 @@ public static partial class OpContracts
         Tensor(cache.Values, "cache.Values", cacheLength, "Hkv·capacity·D");
         KvCapacity.Check(cache, tokens);
         return access.Enter();
+    }
+
+    /// <summary>Head counts, head and rotary widths, eps and RoPE theta of an attention shape (one sequence or a batch).</summary>
+    private static void AttentionShape(GatedAttentionShape shape)
+    {
+        Heads(shape.KeyValueHeads, shape.QueryHeads, "shape.KeyValueHeads", "shape.QueryHeads");
+        Count(shape.HeadDim, "shape.HeadDim");
+        if (shape.RotaryDim < 0 || shape.RotaryDim > shape.HeadDim || shape.RotaryDim % 2 != 0)
+        {
+            throw new ArgumentOutOfRangeException("shape.RotaryDim", shape.RotaryDim, $"The rotary width must be even and in [0, {shape.HeadDim}].");
+        }
+
+        Finite(shape.Eps, "shape.Eps");
+        if (!float.IsFinite(shape.RopeTheta) || shape.RopeTheta <= 0)
+        {
+            throw new ArgumentOutOfRangeException("shape.RopeTheta", shape.RopeTheta, "RoPE theta must be finite and positive.");
+        }
     }
 
     public static BackendAccess.Scope MoeBlock(BackendAccess access, MoeShape shape, int tokens, DeviceTensor x, MoeWeights weights, DeviceTensor y,
