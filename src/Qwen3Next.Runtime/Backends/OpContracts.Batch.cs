@@ -46,14 +46,7 @@ public static partial class OpContracts
         Tensor(y, nameof(y), (long)tokens * shape.ValueWidth, "T·Hv·Dv");
         Tensor(states.Conv, "states.Conv", (long)states.Slots * shape.ConvDim * shape.ConvKernel, "slots·conv_dim·K");
         Tensor(states.Recurrent, "states.Recurrent", (long)states.Slots * shape.ValueHeads * shape.KeyDim * shape.ValueDim, "slots·Hv·Dk·Dv");
-        Weight(weights.Conv, "weights.Conv", matrix: true);
-        Size(weights.Conv, "weights.Conv", shape.ConvDim, shape.ConvKernel);
-        Weight(weights.ALog, "weights.ALog", matrix: false);
-        Size(weights.ALog, "weights.ALog", 1, shape.ValueHeads);
-        Weight(weights.DtBias, "weights.DtBias", matrix: false);
-        Size(weights.DtBias, "weights.DtBias", 1, shape.ValueHeads);
-        Weight(weights.Norm, "weights.Norm", matrix: false);
-        Size(weights.Norm, "weights.Norm", 1, shape.ValueDim);
+        MixerWeights(shape, weights);
         SlotsOf(batch, states.Slots, nameof(states));
         return access.Enter();
     }

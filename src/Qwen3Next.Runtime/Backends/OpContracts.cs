@@ -140,14 +140,7 @@ public static partial class OpContracts
         Tensor(y, nameof(y), (long)tokens * shape.ValueWidth, "T·Hv·Dv");
         Tensor(state.Conv, "state.Conv", (long)shape.ConvDim * shape.ConvKernel, "conv_dim·K");
         Tensor(state.Recurrent, "state.Recurrent", (long)shape.ValueHeads * shape.KeyDim * shape.ValueDim, "Hv·Dk·Dv");
-        Weight(weights.Conv, "weights.Conv", matrix: true);
-        Size(weights.Conv, "weights.Conv", shape.ConvDim, shape.ConvKernel);
-        Weight(weights.ALog, "weights.ALog", matrix: false);
-        Size(weights.ALog, "weights.ALog", 1, shape.ValueHeads);
-        Weight(weights.DtBias, "weights.DtBias", matrix: false);
-        Size(weights.DtBias, "weights.DtBias", 1, shape.ValueHeads);
-        Weight(weights.Norm, "weights.Norm", matrix: false);
-        Size(weights.Norm, "weights.Norm", 1, shape.ValueDim);
+        MixerWeights(shape, weights);
         return access.Enter();
     }
 
@@ -171,6 +164,19 @@ public static partial class OpContracts
         Tensor(cache.Values, "cache.Values", cacheLength, "Hkv·capacity·D");
         KvCapacity.Check(cache, tokens);
         return access.Enter();
+    }
+
+    /// <summary>The gated-delta mixer's conv, A_log, dt_bias and norm weights against the shape.</summary>
+    private static void MixerWeights(GatedDeltaNetShape shape, GatedDeltaNetWeights weights)
+    {
+        Weight(weights.Conv, "weights.Conv", matrix: true);
+        Size(weights.Conv, "weights.Conv", shape.ConvDim, shape.ConvKernel);
+        Weight(weights.ALog, "weights.ALog", matrix: false);
+        Size(weights.ALog, "weights.ALog", 1, shape.ValueHeads);
+        Weight(weights.DtBias, "weights.DtBias", matrix: false);
+        Size(weights.DtBias, "weights.DtBias", 1, shape.ValueHeads);
+        Weight(weights.Norm, "weights.Norm", matrix: false);
+        Size(weights.Norm, "weights.Norm", 1, shape.ValueDim);
     }
 
     /// <summary>Head counts, head and rotary widths, eps and RoPE theta of an attention shape (one sequence or a batch).</summary>

@@ -62,19 +62,6 @@ public sealed class GatedAttentionMixer(GatedAttentionShape shape, DeviceWeight 
         ResidualProjection.Apply(backend, attended, o, y, tokens, accumulate);
     }
 
-    public void Forward(IKernelBackend backend, DeviceTensor x, int tokens, KvCache cache, DeviceTensor y)
-    {
-        using var qg = backend.Allocate((long)tokens * Shape.QueryGateWidth);
-        using var keys = backend.Allocate((long)tokens * Shape.KeyValueWidth);
-        using var values = backend.Allocate((long)tokens * Shape.KeyValueWidth);
-        using var attended = backend.Allocate((long)tokens * Shape.OutputWidth);
-        backend.Basic.MatMul(x, q, qg, tokens);
-        backend.Basic.MatMul(x, k, keys, tokens);
-        backend.Basic.MatMul(x, v, values, tokens);
-        backend.Attention.Mixer(Shape, tokens, qg, keys, values, qNorm, kNorm, cache, attended);
-        backend.Basic.MatMul(attended, o, y, tokens);
-    }
-
     public void Dispose()
     {
         q.Dispose();
